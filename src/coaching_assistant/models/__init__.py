@@ -1,0 +1,112 @@
+"""SQLAlchemy 2 models. Table names follow the seed: `session`, `processing_status`."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionStatus(enum.StrEnum):
+    UPLOADING = "uploading"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # SHA-256 of the API key: keys are random 256-bit tokens, so a fast hash is enough and lets
+    # us look a key up by its hash; the key itself is never stored.
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    sessions: Mapped[list[CoachingSession]] = relationship(back_populates="user")
+
+
+class CoachingSession(Base):
+    __tablename__ = "session"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
+    audio_filename: Mapped[str | None] = mapped_column(String(255))
+    audio_uri: Mapped[str | None] = mapped_column(Text)
+    audio_size_bytes: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    segments_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The Celery task id of the current transcription attempt (the seed's column name).
+    transcription_job_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+    processing_status: Mapped[ProcessingStatus | None] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="TranscriptSegment.position",
+    )
+
+
+class ProcessingStatus(Base):
+    """Progress of the current transcription, written by the worker and read by GET …/status."""
+
+    __tablename__ = "processing_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_processed: Mapped[float | None] = mapped_column(Float)
+    duration_total: Mapped[float | None] = mapped_column(Float)
+    processing_speed: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    session: Mapped[CoachingSession] = relationship(back_populates="processing_status")
+
+
+class TranscriptSegment(Base):
+    __tablename__ = "transcript_segment"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    speaker_id: Mapped[int] = mapped_column(Integer, default=1)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    content: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    session: Mapped[CoachingSession] = relationship(back_populates="segments")

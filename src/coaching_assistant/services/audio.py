@@ -1,0 +1,81 @@
+"""Audio probing (API side, cheap) and decoding (worker side) through PyAV's bundled FFmpeg."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from coaching_assistant.core.errors import PermanentError
+
+# Extension -> the FFmpeg demuxer names we accept for it.
+SUPPORTED_FORMATS: dict[str, set[str]] = {
+    "wav": {"wav"},
+    "mp3": {"mp3"},
+    "m4a": {"mov,mp4,m4a,3gp,3g2,mj2"},
+    "ogg": {"ogg"},
+    "flac": {"flac"},
+    "webm": {"matroska,webm"},
+}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    codec: str
+    duration_seconds: float
+
+
+def extension_of(filename: str) -> str:
+    return Path(filename).suffix.lower().lstrip(".")
+
+
+def probe(path: Path, extension: str) -> AudioInfo:
+    """Check that the file is audio of the kind its name claims, and that it decodes.
+
+    Decodes up to the first second of audio, so a text file renamed `.mp3` or a header with no
+    audio after it is refused here rather than in the worker.
+    """
+    unsupported = PermanentError(
+        f"The file is not valid {extension.upper()} audio or could not be decoded.",
+        code="undecodable_audio", status_code=422,
+    )
+    try:
+        with av.open(str(path)) as container:
+            if container.format.name not in SUPPORTED_FORMATS.get(extension, set()):
+                raise unsupported
+            if not container.streams.audio:
+                raise unsupported
+            stream = container.streams.audio[0]
+            decoded = 0.0
+            for frame in container.decode(stream):
+                decoded += frame.samples / (frame.sample_rate or 1)
+                if decoded >= 1.0:
+                    break
+            if decoded <= 0:
+                raise unsupported
+            if container.duration:
+                duration = container.duration / av.time_base
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = decoded
+            return AudioInfo(format=container.format.name, codec=stream.codec_context.name,
+                             duration_seconds=round(float(duration), 3))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise unsupported from exc
+
+
+def decode(path: Path) -> np.ndarray:
+    """16 kHz mono float32, the input every provider takes."""
+    from faster_whisper import decode_audio
+
+    try:
+        audio = decode_audio(str(path), sampling_rate=16000)
+    except (av.FFmpegError, ValueError, IndexError) as exc:
+        raise PermanentError(f"The audio could not be decoded: {exc}", code="audio_decode_failed") from exc
+    if audio.size == 0:
+        raise PermanentError("The audio contains no samples.", code="audio_decode_failed")
+    return audio

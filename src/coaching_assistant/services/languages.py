@@ -1,0 +1,29 @@
+"""Which session languages we accept: BCP-47 tags whose language Whisper knows."""
+
+from __future__ import annotations
+
+import re
+
+# ISO 639-1 codes of the languages Whisper was trained on, plus Mandarin/Cantonese aliases.
+WHISPER_LANGUAGES = set(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he "
+    "hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne "
+    "nl nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk "
+    "ur uz vi yi yo zh yue cmn".split()
+)
+_TAG = re.compile(r"^(?P<primary>[a-z]{2,3})(-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?$")
+
+
+def normalize_language(tag: str) -> str | None:
+    """Return the tag in canonical case ('en-us' -> 'en-US'), or None when we cannot serve it."""
+    parts = tag.strip().replace("_", "-").split("-")
+    if not parts or not parts[0]:
+        return None
+    canonical = [parts[0].lower()]
+    for part in parts[1:]:
+        canonical.append(part.title() if len(part) == 4 else part.upper())
+    result = "-".join(canonical)
+    match = _TAG.match(result)
+    if not match or match.group("primary") not in WHISPER_LANGUAGES:
+        return None
+    return result

@@ -1,0 +1,85 @@
+"""Where uploaded audio lives. Files get server-generated names; tasks accept only our URIs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coaching_assistant.core.config import Settings
+from coaching_assistant.core.errors import PermanentError
+
+
+def incoming_dir(settings: Settings) -> Path:
+    path = settings.audio_dir / ".incoming"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store(settings: Settings, *, temp_path: Path, session_id: uuid.UUID, extension: str) -> str:
+    """Move a received upload into place and return its storage URI (an absolute local path)."""
+    target_dir = settings.audio_dir / str(session_id)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{uuid.uuid4().hex}.{extension}"
+    temp_path.replace(target)
+    return str(target)
+
+
+def delete(settings: Settings, uri: str | None) -> None:
+    """Remove a session's stored audio (its whole directory, for local storage)."""
+    if not uri or uri.startswith("gs://"):
+        return
+    path = _local_path(settings, uri)
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _local_path(settings: Settings, uri: str) -> Path:
+    path = Path(uri).resolve()
+    root = settings.audio_dir
+    if not path.is_relative_to(root):
+        raise PermanentError(f"Audio location {uri!r} is outside the configured storage",
+                             code="audio_location_rejected")
+    return path
+
+
+@contextmanager
+def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
+    """Yield a local path for a storage URI the server itself configured.
+
+    Only two kinds are accepted, so a task message cannot make the worker read arbitrary files
+    or fetch arbitrary URLs: a path under the local audio directory, or `gs://<GCS_BUCKET>/…`.
+    """
+    if uri.startswith("gs://"):
+        bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
+        if not settings.gcs_bucket or bucket_name != settings.gcs_bucket or not blob_name:
+            raise PermanentError(f"Audio location {uri!r} is not in the configured bucket",
+                                 code="audio_location_rejected")
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "audio"
+            _download_gcs(settings, bucket_name, blob_name, target)
+            yield target
+        return
+    path = _local_path(settings, uri)
+    if not path.is_file():
+        raise PermanentError("The session's audio file is missing from storage", code="audio_missing")
+    yield path
+
+
+def _download_gcs(settings: Settings, bucket_name: str, blob_name: str, target: Path) -> None:
+    try:
+        from google.cloud import storage as gcs
+        from google.oauth2 import service_account
+    except ImportError as exc:
+        raise PermanentError("gs:// audio needs `pip install coaching-assistant[google]`",
+                             code="google_not_installed") from exc
+    from coaching_assistant.stt.google import decode_credentials
+
+    credentials = None
+    if settings.google_application_credentials_json:
+        credentials = service_account.Credentials.from_service_account_info(
+            decode_credentials(settings.google_application_credentials_json))
+    client = gcs.Client(project=settings.google_project_id, credentials=credentials)
+    client.bucket(bucket_name).blob(blob_name).download_to_filename(str(target))

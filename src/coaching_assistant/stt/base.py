@@ -1,0 +1,47 @@
+"""The speech-to-text provider interface and the result types every provider returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+# Called with the number of audio seconds transcribed so far.
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    confidence: float | None = None
+    words: list[Word] = field(default_factory=list)
+    speaker_id: int = 1
+
+
+class SpeechToTextProvider(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray, *, language: str,
+                   on_progress: ProgressCallback) -> list[Segment]:
+        """Transcribe 16 kHz mono float32 audio; call `on_progress` as audio seconds are done."""
+        ...
+
+
+def base_language(language: str) -> str:
+    """'en-US' -> 'en', 'cmn-Hant-TW' -> 'zh', 'zh-TW' -> 'zh'."""
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return {"cmn": "zh", "yue": "zh"}.get(primary, primary)

@@ -1,0 +1,44 @@
+"""A fast, deterministic provider for pipeline tests: one segment per 5 s of audio with sound."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from coaching_assistant.core.config import Settings
+from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, Word
+
+CHUNK_SECONDS = 5.0
+
+
+class FakeProvider:
+    name = "fake"
+
+    def __init__(self, settings: Settings):
+        self.delay = settings.fake_stt_seconds_per_chunk
+
+    def transcribe(self, audio: np.ndarray, *, language: str,
+                   on_progress: ProgressCallback) -> list[Segment]:
+        # Test hooks: languages that make the fake fail the way a real provider can.
+        if language == "x-permanent-error":
+            raise PermanentError("fake provider refused the audio", code="stt_rejected")
+        if language == "x-transient-error":
+            raise TransientError("fake provider unavailable", code="stt_unavailable")
+        total = len(audio) / SAMPLE_RATE
+        segments: list[Segment] = []
+        start = 0.0
+        while start < total:
+            end = min(start + CHUNK_SECONDS, total)
+            chunk = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+            if self.delay:
+                time.sleep(self.delay)
+            if chunk.size and float(np.abs(chunk).max()) > 0.01:
+                n = len(segments) + 1
+                words = [Word("segment", start, start + 0.5, 0.99), Word(str(n), start + 0.5, end, 0.98)]
+                segments.append(Segment(start=round(start, 3), end=round(end, 3), text=f"segment {n}",
+                                        confidence=0.985, words=words))
+            on_progress(end)
+            start = end
+        return segments

@@ -1,0 +1,85 @@
+"""Celery adapters over the transcription service. Tasks take JSON primitives only."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from typing import Any
+
+from celery import Task
+
+from coaching_assistant.core.celery_app import TRANSCRIBE_AUDIO_TASK, celery_app
+from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.services import transcription
+
+logger = logging.getLogger(__name__)
+
+
+def backoff_seconds(retries: int, base: float) -> float:
+    """Exponential backoff with full jitter: uniform in [base, base * 2**retries]."""
+    return random.uniform(base, base * (2 ** retries))
+
+
+@celery_app.task(bind=True, name=TRANSCRIBE_AUDIO_TASK)
+def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
+                     original_filename: str | None = None) -> dict[str, Any]:
+    """Transcribe one session's audio. `gcs_path` is a local storage path or a gs:// URI."""
+    settings = get_settings()
+    task_id = self.request.id
+    logger.info("Starting transcription for session %s (task %s, file %s)", session_id, task_id,
+                original_filename)
+
+    def publish(meta: dict[str, Any]) -> None:
+        self.update_state(state="PROGRESS", meta=meta)
+
+    try:
+        outcome = transcription.transcribe_session(settings=settings, session_id=session_id,
+                                                   audio_uri=gcs_path, language=language,
+                                                   task_id=task_id, publish=publish)
+    except TransientError as exc:
+        if self.request.retries >= settings.task_max_attempts - 1:
+            transcription.fail(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
+                               message=f"Gave up after {self.request.retries + 1} attempts: {exc.message}")
+            logger.error("Transcription failed for session %s: retries exhausted", session_id)
+            raise
+        countdown = backoff_seconds(self.request.retries, settings.task_retry_backoff_seconds)
+        logger.warning("Transient error for session %s (%s); retrying in %.1fs", session_id, exc.code,
+                       countdown)
+        try:
+            transcription.release(uuid.UUID(session_id), task_id=task_id, message=exc.message)
+        except Exception:  # the database may be the thing that is down; the lease covers us
+            logger.warning("Could not release session %s before retrying", session_id)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except PermanentError as exc:  # already recorded on the session; retrying cannot help
+        logger.error("Transcription failed for session %s: %s (%s)", session_id, exc.message, exc.code)
+        raise
+    except Exception as exc:
+        # An unexpected error is a bug, not a blip: fail the session visibly instead of looping.
+        logger.exception("Transcription failed for session %s", session_id)
+        transcription.fail(uuid.UUID(session_id), task_id=task_id, code="internal_error",
+                           message=f"Unexpected error during transcription: {exc.__class__.__name__}")
+        raise
+    if outcome.status == "completed":
+        logger.info("Transcription completed for session %s (%d segments, %.1fs of audio)", session_id,
+                    outcome.segments_count, outcome.duration_seconds or 0)
+    return outcome.as_dict()
+
+
+def enqueue_transcription(session_id: str, audio_uri: str, language: str, original_filename: str | None,
+                          task_id: str) -> None:
+    """Queue the task under the id already stored on the session row."""
+    transcribe_audio.apply_async(args=[session_id, audio_uri, language],
+                                 kwargs={"original_filename": original_filename}, task_id=task_id,
+                                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                                           "interval_step": 0.5, "timeout": 5})
+
+
+def task_state(task_id: str) -> str | None:
+    """The Celery state of a task as the result backend reports it; None if it cannot say."""
+    try:
+        return str(transcribe_audio.AsyncResult(task_id).state)
+    except Exception:
+        logger.warning("Result backend unreachable while reading task %s", task_id)
+        return None
