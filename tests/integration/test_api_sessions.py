@@ -1,0 +1,151 @@
+"""Session endpoints through the real app, database and broker (no worker needed)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.helpers import wav_bytes
+
+
+def create(client, headers, title="Weekly coaching", language="en-US"):
+    response = client.post("/api/v1/sessions", json={"title": title, "language": language}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_every_endpoint_requires_an_api_key(client):
+    some_id = uuid.uuid4()
+    for method, path in [("get", "/api/v1/sessions"), ("post", "/api/v1/sessions"),
+                         ("get", f"/api/v1/sessions/{some_id}"), ("delete", f"/api/v1/sessions/{some_id}"),
+                         ("get", f"/api/v1/sessions/{some_id}/status"),
+                         ("get", f"/api/v1/sessions/{some_id}/transcript"),
+                         ("post", f"/api/v1/sessions/{some_id}/audio"),
+                         ("post", f"/api/v1/sessions/{some_id}/retry-transcription")]:
+        response = client.request(method, path)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["code"] == "unauthorized"
+    bad = client.get("/api/v1/sessions", headers={"Authorization": "Bearer ca_not-a-real-key"})
+    assert bad.status_code == 401
+    assert bad.json()["code"] == "invalid_api_key"
+
+
+def test_api_keys_are_stored_hashed(db):
+    from sqlalchemy import select
+
+    from coaching_assistant.models import User
+    from tests.conftest import make_user
+
+    user, key = make_user()
+    stored = db.scalar(select(User).where(User.id == user.id))
+    assert key not in (stored.api_key_hash, stored.api_key_prefix)
+    assert len(stored.api_key_hash) == 64
+
+
+def test_create_session_returns_the_documented_fields(client, user_headers):
+    body = create(client, user_headers, title="教練 session 🚀", language="en-us")
+    assert body["status"] == "uploading"
+    assert body["language"] == "en-US"
+    assert body["title"] == "教練 session 🚀"
+    for field in ("id", "audio_filename", "duration_seconds", "segments_count", "error_code",
+                  "error_message", "created_at", "updated_at"):
+        assert field in body
+    fetched = client.get(f"/api/v1/sessions/{body['id']}", headers=user_headers).json()
+    assert fetched["title"] == "教練 session 🚀"
+
+
+@pytest.mark.parametrize("payload, code", [
+    ({"title": "", "language": "en-US"}, "validation_error"),
+    ({"title": "   ", "language": "en-US"}, "validation_error"),
+    ({"title": "x" * 256, "language": "en-US"}, "validation_error"),
+    ({"title": "ok", "language": "klingon"}, "validation_error"),
+    ({"title": "ok", "language": "en-US", "unexpected": 1}, "validation_error"),
+    ({"language": "en-US"}, "validation_error"),
+])
+def test_bad_session_input_is_a_422_with_a_code(client, user_headers, payload, code):
+    response = client.post("/api/v1/sessions", json=payload, headers=user_headers)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == code and body["message"]
+
+
+def test_malformed_json_is_reported_as_such(client, user_headers):
+    response = client.post("/api/v1/sessions", content=b'{"title": ', headers={
+        **user_headers, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_json"
+
+
+def test_unknown_and_non_uuid_ids(client, user_headers):
+    missing = client.get(f"/api/v1/sessions/{uuid.uuid4()}", headers=user_headers)
+    assert missing.status_code == 404 and missing.json()["code"] == "session_not_found"
+    not_uuid = client.get("/api/v1/sessions/not-a-uuid", headers=user_headers)
+    assert not_uuid.status_code == 422 and not_uuid.json()["code"] == "validation_error"
+
+
+def test_list_is_paginated_filtered_and_private(client, user_headers, other_headers):
+    ids = [create(client, user_headers, title=f"s{i}")["id"] for i in range(5)]
+    create(client, other_headers, title="someone else's")
+    page1 = client.get("/api/v1/sessions?page=1&page_size=2", headers=user_headers).json()
+    page3 = client.get("/api/v1/sessions?page=3&page_size=2", headers=user_headers).json()
+    assert page1["total"] == 5 and len(page1["items"]) == 2 and len(page3["items"]) == 1
+    seen = {item["id"] for p in (1, 2, 3) for item in
+            client.get(f"/api/v1/sessions?page={p}&page_size=2", headers=user_headers).json()["items"]}
+    assert seen == set(ids)
+    assert client.get("/api/v1/sessions?status=completed", headers=user_headers).json()["total"] == 0
+    assert client.get("/api/v1/sessions?status=uploading", headers=user_headers).json()["total"] == 5
+    assert client.get("/api/v1/sessions?status=bogus", headers=user_headers).status_code == 422
+
+
+def test_another_users_session_is_not_found_everywhere(client, user_headers, other_headers, empty_queue):
+    session = create(client, user_headers)
+    sid = session["id"]
+    attempts = [
+        client.get(f"/api/v1/sessions/{sid}", headers=other_headers),
+        client.get(f"/api/v1/sessions/{sid}/status", headers=other_headers),
+        client.get(f"/api/v1/sessions/{sid}/transcript", headers=other_headers),
+        client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("a.wav", wav_bytes())},
+                    headers=other_headers),
+        client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=other_headers),
+        client.delete(f"/api/v1/sessions/{sid}", headers=other_headers),
+    ]
+    for response in attempts:
+        assert response.status_code == 404, response.request.url
+        assert response.json()["code"] == "session_not_found"
+    # and nothing happened to it
+    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "uploading"
+    assert empty_queue.llen("celery") == 0
+
+
+def test_status_of_a_new_session(client, user_headers):
+    sid = create(client, user_headers)["id"]
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert status["status"] == "uploading" and status["progress"] == 0
+    assert status["task_state"] is None
+    for field in ("message", "duration_processed", "duration_total", "started_at",
+                  "estimated_completion", "processing_speed"):
+        assert field in status
+
+
+def test_transcript_before_completion_is_a_409(client, user_headers):
+    sid = create(client, user_headers)["id"]
+    response = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == "transcript_not_ready"
+    bad_format = client.get(f"/api/v1/sessions/{sid}/transcript?format=doc", headers=user_headers)
+    assert bad_format.status_code == 422
+
+
+def test_retry_only_from_failed(client, user_headers):
+    sid = create(client, user_headers)["id"]
+    response = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_session_status"
+
+
+def test_openapi_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    upload = spec["paths"]["/api/v1/sessions/{session_id}/audio"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
