@@ -97,7 +97,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{_created_db}" WITH (FORCE)')
     if _embedded_redis is not None:
-        _embedded_redis.shutdown(save=False, now=True)  # type: ignore[attr-defined]
+        _embedded_redis.shutdown(nosave=True)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

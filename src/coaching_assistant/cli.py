@@ -126,7 +126,7 @@ def run(host: str, port: int, concurrency: int) -> None:
                 process.kill()
                 process.wait()
         if embedded is not None:
-            embedded.shutdown(save=True, now=True)
+            embedded.shutdown(save=True)
         click.echo("Stopped.")
     sys.exit(exit_code)
 

@@ -1,0 +1,111 @@
+"""The whole service with the real engine: API process → Redis → seed-command worker → database."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import make_user
+from tests.e2e.conftest import start_api, start_worker
+from tests.helpers import CONVERSATION, reference_text, word_error_rate
+
+pytestmark = pytest.mark.e2e
+TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    redis.Redis.from_url(REDIS_URL).delete("celery")
+    tmp = tmp_path_factory.mktemp("stack")
+    worker = start_worker(tmp, STT_PROVIDER="whisper")
+    api, url = start_api(tmp)
+    yield worker, url
+    api.stop()
+    worker.stop()
+
+
+def test_seed_worker_command_lists_the_task(stack):
+    worker, _ = stack
+    output = worker.output()
+    assert "[tasks]" in output and f". {TASK}" in output
+    assert "concurrency: 2 (thread)" in output
+
+
+def test_upload_progress_and_accurate_transcript(stack):
+    worker, url = stack
+    _, key = make_user()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        sid = client.post("/api/v1/sessions", json={"title": "E2E", "language": "en-US"}).json()["id"]
+        with CONVERSATION.open("rb") as handle:
+            queued = client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("talk.mp3", handle)})
+        assert queued.status_code == 202, queued.text
+        samples, states = [], set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = client.get(f"/api/v1/sessions/{sid}/status").json()
+            samples.append(status["progress"])
+            states.add(status["task_state"])
+            if status["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.05)
+        assert status["status"] == "completed", status
+        assert samples == sorted(samples), samples
+        intermediate = {p for p in samples if 0 < p < 100}
+        assert len(intermediate) >= 3, samples
+        assert "PROGRESS" in states
+        assert client.get(f"/api/v1/sessions/{sid}/status").json()["task_state"] == "SUCCESS"
+        transcript = client.get(f"/api/v1/sessions/{sid}/transcript").json()
+    hypothesis = " ".join(s["content"] for s in transcript["segments"])
+    assert word_error_rate(reference_text(), hypothesis) <= 0.10, hypothesis
+    assert all(s["words"] for s in transcript["segments"])
+    assert f"Starting transcription for session {sid}" in worker.output()
+    assert f"Transcription completed for session {sid}" in worker.output()
+
+
+def _stored_session(content: bytes, name: str):
+    """A session created the way a script would: row in the database, audio in storage."""
+    from coaching_assistant.core.config import get_settings
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services import sessions, storage
+
+    settings = get_settings()
+    user, _ = make_user()
+    with new_session() as db:
+        session = sessions.create_session(db, user=user, title="script", language="en-US")
+        temp = storage.incoming_dir(settings) / f"{uuid.uuid4().hex}.part"
+        temp.write_bytes(content)
+        path = storage.store(settings, temp_path=temp, session_id=session.id, extension=name.rsplit(".")[-1])
+        return str(session.id), path
+
+
+def test_delay_from_python_as_in_the_seed(stack):
+    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+
+    sid, path = _stored_session(CONVERSATION.read_bytes(), "c.mp3")
+    result = transcribe_audio.delay(sid, path, "en-US", original_filename="c.mp3")
+    outcome = result.get(timeout=120)
+    assert outcome["status"] == "completed" and outcome["segments_count"] > 5
+    assert result.state == "SUCCESS"
+
+
+def test_undecodable_audio_ends_failed_with_a_code(stack):
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+
+    sid, path = _stored_session(b"not audio at all" * 100, "x.mp3")
+    result = transcribe_audio.delay(sid, path, "en-US", original_filename="x.mp3")
+    with pytest.raises(Exception, match="decoded"):
+        result.get(timeout=60)
+    assert result.state == "FAILURE"
+    with new_session() as db:
+        session = db.get(CoachingSession, uuid.UUID(sid))
+        assert session.status == "failed" and session.error_code == "audio_decode_failed"

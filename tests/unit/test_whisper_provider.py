@@ -1,0 +1,43 @@
+"""The default engine on the real fixture: accuracy, timestamps, progress."""
+
+from __future__ import annotations
+
+import pytest
+
+from coaching_assistant.core.config import Settings
+from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.services.audio import decode
+from coaching_assistant.stt.whisper import WhisperProvider, load_model
+from tests.helpers import CONVERSATION, reference_text, word_error_rate
+
+
+@pytest.fixture(scope="module")
+def provider():
+    return WhisperProvider(Settings(stt_provider="whisper"))
+
+
+def test_transcribes_the_conversation_within_10_percent_wer(provider):
+    audio = decode(CONVERSATION)
+    progress: list[float] = []
+    segments = provider.transcribe(audio, language="en-US", on_progress=progress.append)
+    hypothesis = " ".join(s.text for s in segments)
+    wer = word_error_rate(reference_text(), hypothesis)
+    assert wer <= 0.10, (wer, hypothesis)
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(len(audio) / 16000)
+    assert len(progress) > 3
+    for segment in segments:
+        assert 0 <= segment.start < segment.end <= 46.5
+        assert segment.words and 0 < segment.confidence <= 1
+        starts = [w.start for w in segment.words]
+        assert starts == sorted(starts)
+
+
+def test_model_is_loaded_once_per_process():
+    settings = Settings(stt_provider="whisper")
+    assert load_model(settings) is load_model(settings)
+
+
+def test_english_only_model_refuses_other_languages(provider):
+    with pytest.raises(PermanentError) as raised:
+        provider.transcribe(decode(CONVERSATION)[:16000], language="zh-TW", on_progress=lambda s: None)
+    assert raised.value.code == "unsupported_language"
