@@ -191,13 +191,14 @@ def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language:
                        TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
                 bar = progress.add_task("Queued", total=100)
-                while True:
-                    status = check(client.get(f"/api/v1/sessions/{session['id']}/status"))
-                    progress.update(bar, completed=status["progress"],
-                                    description=status.get("message") or status["status"])
+                seen = 0
+                while True:  # long-poll: the server answers when progress moves
+                    status = check(client.get(f"/api/v1/sessions/{session['id']}/status",
+                                              params={"wait": 20, "after": seen}))
+                    seen = status["progress"]
+                    progress.update(bar, completed=seen, description=status.get("message") or status["status"])
                     if status["status"] in ("completed", "failed"):
                         break
-                    time.sleep(0.5)
             if status["status"] == "failed":
                 raise click.ClickException(f"Transcription failed: {status.get('message')} "
                                            f"({status.get('error_code')})")

