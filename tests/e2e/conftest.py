@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BIN, base_env, free_port
+from tests.conftest import BIN, base_env, free_port, make_user
 
 SEED_WORKER = ["celery", "-A", "coaching_assistant.core.celery_app", "worker", "--loglevel=info",
                "--concurrency=2", "--pool=threads"]
@@ -76,3 +77,19 @@ def processes() -> Iterator[list[Process]]:
     yield started
     for process in reversed(started):
         process.stop()
+
+
+def stored_session(content: bytes, name: str):
+    """A session created the way a script would: row in the database, audio in storage."""
+    from coaching_assistant.core.config import get_settings
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services import sessions, storage
+
+    settings = get_settings()
+    user, _ = make_user()
+    with new_session() as db:
+        session = sessions.create_session(db, user=user, title="script", language="en-US")
+        temp = storage.incoming_dir(settings) / f"{uuid.uuid4().hex}.part"
+        temp.write_bytes(content)
+        path = storage.store(settings, temp_path=temp, session_id=session.id, extension=name.rsplit(".")[-1])
+        return str(session.id), path

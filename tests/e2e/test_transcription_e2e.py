@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_user
-from tests.e2e.conftest import start_api, start_worker
+from tests.e2e.conftest import start_api, start_worker, stored_session
 from tests.helpers import CONVERSATION, reference_text, word_error_rate
 
 pytestmark = pytest.mark.e2e
@@ -70,26 +70,10 @@ def test_upload_progress_and_accurate_transcript(stack):
     assert f"Transcription completed for session {sid}" in worker.output()
 
 
-def _stored_session(content: bytes, name: str):
-    """A session created the way a script would: row in the database, audio in storage."""
-    from coaching_assistant.core.config import get_settings
-    from coaching_assistant.core.database import new_session
-    from coaching_assistant.services import sessions, storage
-
-    settings = get_settings()
-    user, _ = make_user()
-    with new_session() as db:
-        session = sessions.create_session(db, user=user, title="script", language="en-US")
-        temp = storage.incoming_dir(settings) / f"{uuid.uuid4().hex}.part"
-        temp.write_bytes(content)
-        path = storage.store(settings, temp_path=temp, session_id=session.id, extension=name.rsplit(".")[-1])
-        return str(session.id), path
-
-
 def test_delay_from_python_as_in_the_seed(stack):
     from coaching_assistant.tasks.transcription_tasks import transcribe_audio
 
-    sid, path = _stored_session(CONVERSATION.read_bytes(), "c.mp3")
+    sid, path = stored_session(CONVERSATION.read_bytes(), "c.mp3")
     result = transcribe_audio.delay(sid, path, "en-US", original_filename="c.mp3")
     outcome = result.get(timeout=120)
     assert outcome["status"] == "completed" and outcome["segments_count"] > 5
@@ -101,7 +85,7 @@ def test_undecodable_audio_ends_failed_with_a_code(stack):
     from coaching_assistant.models import CoachingSession
     from coaching_assistant.tasks.transcription_tasks import transcribe_audio
 
-    sid, path = _stored_session(b"not audio at all" * 100, "x.mp3")
+    sid, path = stored_session(b"not audio at all" * 100, "x.mp3")
     result = transcribe_audio.delay(sid, path, "en-US", original_filename="x.mp3")
     with pytest.raises(Exception, match="decoded"):
         result.get(timeout=60)
@@ -110,30 +94,3 @@ def test_undecodable_audio_ends_failed_with_a_code(stack):
         session = db.get(CoachingSession, uuid.UUID(sid))
         assert session.status == "failed" and session.error_code == "audio_decode_failed"
 
-
-def test_transient_errors_retry_then_fail_with_a_code(tmp_path):
-    """RETRY is visible in the result backend; exhausted retries end `failed`, never stuck."""
-    from coaching_assistant.core.database import new_session
-    from coaching_assistant.models import CoachingSession
-    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
-
-    worker = start_worker(tmp_path, name="fake-worker", STT_PROVIDER="fake",
-                          TASK_RETRY_BACKOFF_SECONDS="0.3", TASK_MAX_ATTEMPTS="3")
-    try:
-        sid, path = _stored_session(CONVERSATION.read_bytes(), "c.mp3")
-        # the fake engine's test hook: this "language" raises a transient error every time
-        result = transcribe_audio.delay(sid, path, "x-transient-error", original_filename="c.mp3")
-        states = set()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and result.state not in ("SUCCESS", "FAILURE"):
-            states.add(result.state)
-            time.sleep(0.02)
-        assert result.state == "FAILURE"
-        assert "RETRY" in states
-        with new_session() as db:
-            session = db.get(CoachingSession, uuid.UUID(sid))
-            assert session.status == "failed" and session.error_code == "retries_exhausted"
-            assert session.attempts == 3
-        assert worker.output().count("retrying in") == 2
-    finally:
-        worker.stop()
