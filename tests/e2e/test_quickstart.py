@@ -92,11 +92,13 @@ def password_redis(tmp_path):
                                "--requirepass", "redis_pass_dev", "--save", "", "--appendonly", "no",
                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
     url = f"redis://:redis_pass_dev@127.0.0.1:{port}/0"
-    for _ in range(50):
+    deadline = time.monotonic() + 20
+    while True:
         try:
             redis.Redis.from_url(url).ping()
             break
         except redis.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.1)
     yield port, url
     server.terminate()
