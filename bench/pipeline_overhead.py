@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--audio", type=Path, default=FIXTURE)
     parser.add_argument("--reference", type=Path, default=FIXTURE.with_suffix(".txt"))
+    parser.add_argument("--follow-progress", action="store_true",
+                        help="long-poll every progress step, like the CLI's progress bar, instead of "
+                             "waiting for the final status")
     args = parser.parse_args()
     reference = args.reference.read_text()
 
@@ -125,11 +128,12 @@ def main() -> None:
                 client.post(f"/api/v1/sessions/{sid}/audio", files={"file": (args.audio.name, handle)}) \
                     .raise_for_status()
             uploaded = time.time()
-            seen = 0
+            # A client that waits for the result: long-poll until the status is final.
+            after = 0 if args.follow_progress else 99
             while (status := client.get(f"/api/v1/sessions/{sid}/status",
-                                        params={"wait": 30, "after": seen}).json())["status"] not in (
+                                        params={"wait": 30, "after": after}).json())["status"] not in (
                     "completed", "failed"):
-                seen = status["progress"]
+                after = status["progress"] if args.follow_progress else 99
             if status["status"] != "completed":
                 raise SystemExit(f"transcription failed: {status}")
             transcript = client.get(f"/api/v1/sessions/{sid}/transcript").json()
@@ -153,7 +157,9 @@ def main() -> None:
         duration = float(subprocess.run([sys.executable, "-c", (
             "import sys, av; c = av.open(sys.argv[1]); print(c.duration / 1e6)"), str(args.audio)],
             capture_output=True, text=True, check=True).stdout)
-        print(f"\nPipeline overhead: {args.audio.name} ({duration:.1f} s of audio), {args.runs} runs each, "
+        client_mode = "following every progress step" if args.follow_progress else "waiting for the result"
+        print(f"\nPipeline overhead ({client_mode}): {args.audio.name} ({duration:.1f} s of audio), "
+              f"{args.runs} runs each, "
               f"medians; engine {settings.stt_provider} / {settings.whisper_compute_type}, "
               f"cpu_threads={settings.whisper_cpu_threads}\n")
         print("| path | median s | min s | max s | real-time factor | WER |")

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 async def wait_for_change(task_id: str, *, timeout: float,
                           changed: Callable[[], Awaitable[bool]]) -> None:
-    """Return when `changed()` is true, after the next published state change, or at `timeout`."""
+    """Return as soon as `changed()` is true (checked at each published state change) or at `timeout`."""
     backend = celery_app.backend
     channel = backend.get_key_for_task(task_id).decode() if hasattr(backend, "get_key_for_task") else None
     url = celery_app.conf.result_backend or ""
@@ -37,7 +37,7 @@ async def wait_for_change(task_id: str, *, timeout: float,
             deadline = asyncio.get_running_loop().time() + timeout
             while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-                if message is not None:
+                if message is not None and await changed():
                     return
     except (aioredis.RedisError, OSError) as exc:
         logger.warning("Result backend unavailable for long-poll (%s); falling back to polling", exc)
