@@ -41,6 +41,7 @@ test: dev-setup
 
 lint: dev-setup
 	$(VENV)/bin/ruff check src tests scripts bench
+	$(VENV)/bin/mypy src
 
 bench: dev-setup
 	$(VENV)/bin/python bench/pipeline_overhead.py

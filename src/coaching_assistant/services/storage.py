@@ -70,7 +70,7 @@ def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
 
 def _download_gcs(settings: Settings, bucket_name: str, blob_name: str, target: Path) -> None:
     try:
-        from google.cloud import storage as gcs
+        from google.cloud import storage as gcs  # type: ignore[attr-defined]
         from google.oauth2 import service_account
     except ImportError as exc:
         raise PermanentError("gs:// audio needs `pip install coaching-assistant[google]`",

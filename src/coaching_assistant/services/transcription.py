@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, Executable, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import session_scope
@@ -54,6 +55,12 @@ class Outcome:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _rows_changed(db: Session, statement: Executable) -> int:
+    result = db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 class ProgressReporter:
@@ -102,7 +109,7 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, max_attempts: 
     """
     now = _now()
     with session_scope() as db:
-        result = db.execute(
+        claimed = _rows_changed(db,
             update(CoachingSession)
             .where(CoachingSession.id == session_id,
                    CoachingSession.attempts < max_attempts,
@@ -115,7 +122,7 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, max_attempts: 
                     lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
                     audio_uri=audio_uri, error_code=None, error_message=None, updated_at=now)
             .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
+        if claimed != 1:
             return False
         row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
         if row is None:
@@ -133,12 +140,12 @@ def fail(session_id: uuid.UUID, *, task_id: str | None, code: str, message: str)
                                               CoachingSession.status == SessionStatus.PROCESSING)
         if task_id:
             query = query.where(CoachingSession.transcription_job_id == task_id)
-        result = db.execute(query.values(status=SessionStatus.FAILED, error_code=code,
+        failed = _rows_changed(db, query.values(status=SessionStatus.FAILED, error_code=code,
                                          error_message=message, lease_expires_at=None,
                                          completed_at=_now(), updated_at=_now()))
         db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
                    .values(status=SessionStatus.FAILED, message=message, updated_at=_now()))
-        return result.rowcount == 1
+        return failed == 1
 
 
 def release(session_id: uuid.UUID, *, task_id: str, message: str) -> None:
@@ -156,14 +163,14 @@ def release(session_id: uuid.UUID, *, task_id: str, message: str) -> None:
 def save(session_id: uuid.UUID, *, task_id: str, segments: list[Segment], duration: float) -> bool:
     """Replace the session's segments and complete it in one transaction, if we still own it."""
     with session_scope() as db:
-        result = db.execute(
+        owned = _rows_changed(db,
             update(CoachingSession)
             .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.PROCESSING,
                    CoachingSession.transcription_job_id == task_id)
             .values(status=SessionStatus.COMPLETED, segments_count=len(segments),
                     duration_seconds=round(duration, 3), lease_expires_at=None,
                     completed_at=_now(), updated_at=_now()))
-        if result.rowcount != 1:
+        if owned != 1:
             db.rollback()
             return False
         db.execute(delete(TranscriptSegment).where(TranscriptSegment.session_id == session_id))

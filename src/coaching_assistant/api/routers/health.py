@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -14,7 +15,7 @@ from coaching_assistant.core.database import new_session
 router = APIRouter(tags=["health"])
 
 
-def _timed(check) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _timed(check: Callable[[], dict[str, object] | None]) -> dict[str, object]:
     started = time.perf_counter()
     try:
         detail = check() or {}
