@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError
 from coaching_assistant.models import TranscriptSegment
 from coaching_assistant.services import transcription
+from coaching_assistant.stt.fake import FakeProvider
 from tests.helpers import CONVERSATION, wav_bytes
 
 
@@ -69,10 +74,67 @@ def test_running_twice_gives_one_transcript(client, user_headers, settings, db, 
     assert segment_count(db, sid) == 10
 
 
-def test_a_session_owned_by_a_live_task_is_not_taken(client, user_headers, settings, empty_queue):
+def test_a_redelivered_message_waits_for_a_live_lease(client, user_headers, settings, db, empty_queue):
+    from coaching_assistant.models import CoachingSession
+
     sid, uri, task_id = uploaded_session(client, user_headers)
-    assert transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri=uri, max_attempts=3)
-    assert run(settings, sid, uri, "another-task").status == "skipped"
+    first = transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri=uri, settings=settings)
+    assert isinstance(first, transcription.Claim) and first.attempt == 1
+    # the same message again (say, after a worker crash): the holder's lease is still live
+    again = run(settings, sid, uri, task_id)
+    assert again.status == "busy" and 0 < again.retry_after <= settings.session_lease_seconds
+    # once the lease has run out, the session can be taken over, and the attempt is counted
+    db.execute(update(CoachingSession).where(CoachingSession.id == uuid.UUID(sid))
+               .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
+    assert run(settings, sid, uri, task_id).status == "completed"
+    db.expire_all()
+    session = db.get(CoachingSession, uuid.UUID(sid))
+    assert session.attempts == 2 and session.status == "completed" and session.lease_owner is None
+    # the first holder, if it was only slow, can no longer write anything
+    assert not transcription.save(uuid.UUID(sid), token=first.token, segments=[], duration=1.0)
+    assert segment_count(db, sid) == 10
+
+
+def test_two_copies_running_at_once_give_one_transcript(client, user_headers, settings, db, empty_queue):
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    slow = FakeProvider(Settings(fake_stt_seconds_per_chunk=0.05))
+    outcomes: list[str] = []
+
+    def copy():
+        outcomes.append(transcription.transcribe_session(
+            settings=settings, session_id=sid, audio_uri=uri, language="en-US", task_id=task_id,
+            publish=lambda _m: None, provider=slow).status)
+
+    threads = [threading.Thread(target=copy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["busy", "completed"]
+    assert segment_count(db, sid) == 10
+
+
+def test_a_run_that_lost_its_lease_writes_nothing(client, user_headers, settings, db, empty_queue):
+    from coaching_assistant.models import CoachingSession
+
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    fast_lease = settings.model_copy(update={"session_lease_seconds": 0.4})
+    slow = FakeProvider(Settings(fake_stt_seconds_per_chunk=0.1))
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(transcription.transcribe_session(
+        settings=fast_lease, session_id=sid, audio_uri=uri, language="en-US", task_id=task_id,
+        publish=lambda _m: None, provider=slow).status))
+    thread.start()
+    time.sleep(0.3)
+    db.execute(update(CoachingSession).where(CoachingSession.id == uuid.UUID(sid))
+               .values(lease_owner="someone-else"))  # another run took over
+    db.commit()
+    thread.join()
+    assert result == ["discarded"]
+    assert segment_count(db, sid) == 0
+    db.expire_all()
+    assert db.get(CoachingSession, uuid.UUID(sid)).status == "processing"
 
 
 def test_undecodable_audio_fails_the_session_with_a_code(client, user_headers, settings, empty_queue):
@@ -92,12 +154,40 @@ def test_undecodable_audio_fails_the_session_with_a_code(client, user_headers, s
     assert empty_queue.llen("celery") == 2
 
 
-@pytest.mark.parametrize("uri", ["/etc/passwd", "http://169.254.169.254/latest", "gs://someone-else/a.mp3"])
-def test_only_our_storage_is_read(client, user_headers, settings, empty_queue, uri):
-    sid, _stored, task_id = uploaded_session(client, user_headers, name="tone.wav", content=wav_bytes())
+@pytest.mark.parametrize("uri", ["/etc/passwd", "http://169.254.169.254/latest", "gs://someone-else/a.mp3",
+                                 "file:///etc/passwd"])
+def test_only_our_storage_is_read(client, user_headers, settings, db, empty_queue, uri):
+    from coaching_assistant.models import CoachingSession
+
+    sid, stored, task_id = uploaded_session(client, user_headers, name="tone.wav", content=wav_bytes())
     with pytest.raises(PermanentError) as error:
         run(settings, sid, uri, task_id)
     assert error.value.code == "audio_location_rejected"
+    session = db.get(CoachingSession, uuid.UUID(sid))
+    assert session.audio_uri == stored and session.status == "pending" and session.attempts == 0
+
+
+def test_the_stored_location_wins_over_the_message(client, user_headers, settings, db, empty_queue):
+    sid, stored, task_id = uploaded_session(client, user_headers)
+    decoy = settings.audio_dir / "decoy.wav"
+    decoy.write_bytes(wav_bytes())
+    try:
+        assert run(settings, sid, str(decoy), task_id).segments_count == 10  # the stored 46 s file
+    finally:
+        decoy.unlink()
+
+
+def test_exhausted_attempts_end_failed_not_pending(client, user_headers, settings, db, empty_queue):
+    from coaching_assistant.models import CoachingSession
+
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    db.execute(update(CoachingSession).where(CoachingSession.id == uuid.UUID(sid))
+               .values(attempts=settings.task_max_attempts))
+    db.commit()
+    assert run(settings, sid, uri, task_id).status == "skipped"
+    db.expire_all()
+    session = db.get(CoachingSession, uuid.UUID(sid))
+    assert session.status == "failed" and session.error_code == "too_many_attempts"
 
 
 def test_delete_removes_audio_and_transcript(client, user_headers, settings, db, empty_queue):
@@ -109,3 +199,17 @@ def test_delete_removes_audio_and_transcript(client, user_headers, settings, db,
     assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).status_code == 404
     assert segment_count(db, sid) == 0
     assert not (settings.audio_dir / sid).exists()
+
+
+def test_a_run_past_its_time_limit_fails_with_a_code(client, user_headers, settings, empty_queue):
+    """The threads pool ignores Celery's time limits; the pipeline enforces its own deadline."""
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    # hard limit must stay above the soft one
+    short = settings.model_copy(update={"task_soft_time_limit_seconds": 0.3})
+    with pytest.raises(PermanentError) as raised:
+        transcription.transcribe_session(settings=short, session_id=sid, audio_uri=uri, language="en-US",
+                                         task_id=task_id, publish=lambda _m: None,
+                                         provider=FakeProvider(Settings(fake_stt_seconds_per_chunk=0.1)))
+    assert raised.value.code == "time_limit_exceeded"
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert session["status"] == "failed" and session["error_code"] == "time_limit_exceeded"

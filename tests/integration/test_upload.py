@@ -136,3 +136,30 @@ def test_broker_down_means_503_and_nothing_half_stored(client, user_headers, set
     session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
     assert session["status"] == "uploading" and session["audio_filename"] is None
     assert stored_files(settings) == before
+
+
+def test_concurrent_uploads_cannot_both_win(client, user_headers, empty_queue, settings, db):
+    """Compare-and-set on `uploading`: a request that read the session before another upload
+    committed gets 409 and leaves nothing behind."""
+    import uuid as uuid_module
+
+    from coaching_assistant.core.errors import CoachingError
+    from coaching_assistant.models import User
+    from coaching_assistant.services import sessions as service
+    from coaching_assistant.services.storage import incoming_dir
+
+    sid = new_session(client, user_headers)
+    session = db.get(service.CoachingSession, uuid_module.UUID(sid))  # db now holds it as 'uploading'
+    user = db.get(User, session.user_id)
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("a.wav", wav_bytes())},
+                       headers=user_headers).status_code == 202
+    before = stored_files(settings)
+    temp = incoming_dir(settings) / "late.part"
+    temp.write_bytes(wav_bytes())
+    received = service.ReceivedFile(temp_path=temp, filename="b.wav", size=temp.stat().st_size)
+    with pytest.raises(CoachingError) as raised:
+        service.attach_audio(db, settings=settings, user=user, session_id=session.id, received=received,
+                             enqueue=lambda *args: None)
+    assert raised.value.status_code == 409
+    assert stored_files(settings) == before and not temp.exists()
+    assert empty_queue.llen("celery") == 1

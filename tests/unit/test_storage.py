@@ -89,3 +89,23 @@ def test_missing_file_in_storage(tmp_path):
                                                                      str(settings.audio_dir / "x/none.mp3")):
         pass
     assert raised.value.code == "audio_missing"
+
+
+def test_delete_removes_only_the_sessions_own_file(tmp_path):
+    import uuid
+
+    settings = Settings(data_dir=tmp_path)
+    settings.audio_dir.mkdir(parents=True)
+    loose = settings.audio_dir / "talk.mp3"  # a file queued by hand, directly in storage
+    neighbour = settings.audio_dir / "other.mp3"
+    session_dir = settings.audio_dir / str(uuid.uuid4())
+    session_dir.mkdir()
+    owned = session_dir / "a.mp3"
+    for path in (loose, neighbour, owned):
+        path.write_bytes(b"x")
+    storage.delete(settings, str(loose))
+    assert not loose.exists() and neighbour.exists() and settings.audio_dir.is_dir()
+    storage.delete(settings, str(owned))
+    assert not session_dir.exists() and neighbour.exists()
+    storage.delete(settings, "/etc/passwd")  # never outside storage
+    assert Path("/etc/passwd").exists()

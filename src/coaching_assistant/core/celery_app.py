@@ -40,8 +40,8 @@ celery_app.conf.update(
     task_time_limit=settings.task_hard_time_limit_seconds,
     # A message not acked within the visibility timeout is redelivered: keep it above the hard
     # time limit so a long task is never handed to a second worker while it still runs.
-    broker_transport_options={"visibility_timeout": settings.task_hard_time_limit_seconds + 600},
-    result_backend_transport_options={"visibility_timeout": settings.task_hard_time_limit_seconds + 600},
+    broker_transport_options={"visibility_timeout": int(settings.task_hard_time_limit_seconds) + 600},
+    result_backend_transport_options={"visibility_timeout": int(settings.task_hard_time_limit_seconds) + 600},
     broker_connection_retry_on_startup=True,
     redis_socket_connect_timeout=5,
     redis_backend_health_check_interval=30,

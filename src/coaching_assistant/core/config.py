@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     whisper_cpu_threads: int = 2
     whisper_beam_size: int = 5
     whisper_vad_filter: bool = True
+    whisper_num_workers: int = Field(
+        2, description="transcriptions one worker process runs in parallel (match CELERY_CONCURRENCY)"
+    )
     fake_stt_seconds_per_chunk: float = Field(
         0.0, description="fake provider only: sleep this long per 5 s of audio (tests)"
     )
@@ -57,9 +60,12 @@ class Settings(BaseSettings):
     # Task behaviour
     task_max_attempts: int = 3
     task_retry_backoff_seconds: float = 5.0
-    task_soft_time_limit_seconds: int = 3 * 3600
-    task_hard_time_limit_seconds: int = 3 * 3600 + 300
+    task_soft_time_limit_seconds: float = 3 * 3600
+    task_hard_time_limit_seconds: float = 3 * 3600 + 300
     progress_min_interval_seconds: float = 0.25
+    session_lease_seconds: float = Field(
+        60, description="a processing session whose heartbeat stops for this long may be taken over"
+    )
 
     @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",
                      "whisper_model_path", "google_application_credentials_json",

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from coaching_assistant.core.config import get_settings
@@ -57,6 +57,13 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def rows_changed(db: Session, statement: Executable) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it changed (for compare-and-set)."""
+    result = db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 def get_db() -> Iterator[Session]:

@@ -30,3 +30,4 @@ class TransientError(CoachingError):
     """May succeed later (database or broker blip, cloud API unavailable)."""
 
     code = "transient_error"
+    attempt: int | None = None  # the session's attempt number, once a run had claimed it

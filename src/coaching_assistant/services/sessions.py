@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import CoachingError, PermanentError
-from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User
+from coaching_assistant.core.database import new_session, rows_changed
+from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User, utcnow
 from coaching_assistant.services import audio, storage
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ def get_session(db: Session, *, user: User, session_id: uuid.UUID) -> CoachingSe
     return session
 
 
+def progress_of(session_id: uuid.UUID) -> tuple[str | None, int]:
+    """Status and progress in a short transaction of its own (long-poll checks)."""
+    with new_session() as db:
+        row = db.execute(select(CoachingSession.status, ProcessingStatus.progress)
+                         .outerjoin(ProcessingStatus, ProcessingStatus.session_id == CoachingSession.id)
+                         .where(CoachingSession.id == session_id)).first()
+    return (row[0], row[1] or 0) if row else (None, 0)
+
+
 def list_sessions(db: Session, *, user: User, status: str | None, page: int,
                   page_size: int) -> tuple[list[CoachingSession], int]:
     query = select(CoachingSession).where(CoachingSession.user_id == user.id)
@@ -76,41 +86,58 @@ def list_sessions(db: Session, *, user: User, status: str | None, page: int,
     return list(rows), total
 
 
-def _reset_progress(db: Session, session: CoachingSession, message: str) -> None:
-    row = session.processing_status or ProcessingStatus(session_id=session.id)
-    row.status = session.status
-    row.progress = 0
-    row.message = message
-    row.duration_processed = 0.0
-    row.duration_total = session.duration_seconds
-    row.processing_speed = None
-    row.started_at = None
-    db.add(row)
+def _reset_progress(db: Session, session_id: uuid.UUID, *, status: str, message: str,
+                    duration: float | None) -> None:
+    row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
+    if row is None:
+        row = ProcessingStatus(session_id=session_id)
+        db.add(row)
+    row.status, row.progress, row.message = status, 0, message
+    row.duration_processed, row.duration_total = 0.0, duration
+    row.processing_speed = row.started_at = None
 
 
-def _enqueue_after_commit(db: Session, session: CoachingSession, enqueue: Enqueue,
-                          undo: Callable[[], None]) -> None:
-    """The row is committed first, so a worker always finds it; if queuing fails, undo."""
-    db.commit()
+def _queue(db: Session, session: CoachingSession, enqueue: Enqueue, *, undo: dict[str, Any],
+           undo_message: str, on_undo: Callable[[], None] = lambda: None) -> None:
+    """Enqueue after the commit, so a worker always finds the row; if the broker refuses, put the
+    row back as it was (`undo`) and say so."""
+    task_id = session.transcription_job_id or ""
     try:
-        enqueue(str(session.id), session.audio_uri or "", session.language, session.audio_filename,
-                session.transcription_job_id or "")
+        enqueue(str(session.id), session.audio_uri or "", session.language, session.audio_filename, task_id)
     except Exception as exc:
         logger.exception("Could not queue transcription for session %s", session.id)
-        undo()
+        reverted = rows_changed(db, update(CoachingSession)
+                                .where(CoachingSession.id == session.id,
+                                       CoachingSession.status == SessionStatus.PENDING,
+                                       CoachingSession.transcription_job_id == task_id)
+                                .values(**undo, updated_at=utcnow()))
+        if reverted:
+            _reset_progress(db, session.id, status=undo["status"], message=undo_message,
+                            duration=undo.get("duration_seconds", session.duration_seconds))
         db.commit()
+        db.refresh(session)
+        on_undo()
         raise BrokerUnavailable("The task queue is unreachable; nothing was queued. Try again shortly.") \
             from exc
 
 
+def check_can_upload(session: CoachingSession) -> None:
+    if session.status != SessionStatus.UPLOADING:
+        raise InvalidState(f"Audio can only be uploaded while the session is 'uploading' "
+                           f"(it is '{session.status}').")
+
+
 def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
                  received: ReceivedFile, enqueue: Enqueue) -> CoachingSession:
-    """Validate the received file, store it, mark the session pending and queue the work."""
+    """Validate the received file, store it, mark the session pending and queue the work.
+
+    Validation comes first and the state change last; the status moves only from `uploading`
+    (compare-and-set), so two concurrent uploads cannot both win.
+    """
+    stored: str | None = None
     try:
         session = get_session(db, user=user, session_id=session_id)
-        if session.status != SessionStatus.UPLOADING:
-            raise InvalidState(f"Audio can only be uploaded while the session is 'uploading' "
-                               f"(it is '{session.status}').")
+        check_can_upload(session)
         extension = audio.extension_of(received.filename)
         if extension not in audio.SUPPORTED_FORMATS:
             raise CoachingError(
@@ -120,28 +147,31 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
         if received.size == 0:
             raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
         info = audio.probe(received.temp_path, extension)
+        stored = storage.store(settings, temp_path=received.temp_path, session_id=session.id,
+                               extension=extension)
+        won = rows_changed(db, update(CoachingSession)
+                           .where(CoachingSession.id == session.id,
+                                  CoachingSession.status == SessionStatus.UPLOADING)
+                           .values(status=SessionStatus.PENDING, audio_uri=stored,
+                                   audio_filename=_display_name(received.filename),
+                                   audio_size_bytes=received.size, duration_seconds=info.duration_seconds,
+                                   transcription_job_id=str(uuid.uuid4()), error_code=None,
+                                   error_message=None, updated_at=utcnow()))
+        if not won:
+            raise InvalidState("Another upload for this session arrived first.")
+        _reset_progress(db, session.id, status=SessionStatus.PENDING, message="Queued for transcription",
+                        duration=info.duration_seconds)
+        db.commit()
     except BaseException:
+        db.rollback()
         received.temp_path.unlink(missing_ok=True)
+        storage.delete(settings, stored)
         raise
-
-    session.audio_uri = storage.store(settings, temp_path=received.temp_path, session_id=session.id,
-                                      extension=extension)
-    session.audio_filename = _display_name(received.filename)
-    session.audio_size_bytes = received.size
-    session.duration_seconds = info.duration_seconds
-    session.status = SessionStatus.PENDING
-    session.transcription_job_id = str(uuid.uuid4())
-    session.error_code = session.error_message = None
-    _reset_progress(db, session, "Queued for transcription")
-
-    def undo() -> None:
-        storage.delete(settings, session.audio_uri)
-        session.status = SessionStatus.UPLOADING
-        session.audio_uri = session.audio_filename = session.transcription_job_id = None
-        session.audio_size_bytes = None
-        session.duration_seconds = None
-
-    _enqueue_after_commit(db, session, enqueue, undo)
+    db.refresh(session)
+    _queue(db, session, enqueue, undo_message="Waiting for the audio upload",
+           undo={"status": SessionStatus.UPLOADING, "audio_uri": None, "audio_filename": None,
+                 "audio_size_bytes": None, "duration_seconds": None, "transcription_job_id": None},
+           on_undo=lambda: storage.delete(settings, stored))
     return session
 
 
@@ -152,18 +182,21 @@ def retry(db: Session, *, user: User, session_id: uuid.UUID, enqueue: Enqueue) -
     if not session.audio_uri:
         raise InvalidState("This session has no audio to transcribe; upload it first.",
                            code="audio_missing")
-    previous = (session.error_code, session.error_message, session.transcription_job_id, session.attempts)
-    session.status = SessionStatus.PENDING
-    session.error_code = session.error_message = None
-    session.transcription_job_id = str(uuid.uuid4())
-    session.attempts = 0
-    _reset_progress(db, session, "Queued for transcription (retry)")
-
-    def undo() -> None:
-        session.status = SessionStatus.FAILED
-        session.error_code, session.error_message, session.transcription_job_id, session.attempts = previous
-
-    _enqueue_after_commit(db, session, enqueue, undo)
+    previous = {"status": SessionStatus.FAILED, "error_code": session.error_code,
+                "error_message": session.error_message, "transcription_job_id": session.transcription_job_id,
+                "attempts": session.attempts}
+    won = rows_changed(db, update(CoachingSession)
+                       .where(CoachingSession.id == session.id, CoachingSession.status == SessionStatus.FAILED)
+                       .values(status=SessionStatus.PENDING, error_code=None, error_message=None,
+                               transcription_job_id=str(uuid.uuid4()), attempts=0, updated_at=utcnow()))
+    if not won:
+        db.rollback()
+        raise InvalidState("The session changed while retrying; look at its status again.")
+    _reset_progress(db, session.id, status=SessionStatus.PENDING, message="Queued for transcription (retry)",
+                    duration=session.duration_seconds)
+    db.commit()
+    db.refresh(session)
+    _queue(db, session, enqueue, undo=previous, undo_message=str(previous["error_message"] or "Failed"))
     return session
 
 
@@ -234,7 +267,3 @@ def _display_name(filename: str) -> str:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())
     return name[:255] or "audio"
-
-
-__all__ = ["PermanentError", "ReceivedFile", "attach_audio", "create_session", "delete_session",
-           "get_session", "list_sessions", "retry", "status_of", "transcript_of", "transcript_text"]

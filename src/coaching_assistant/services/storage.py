@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -29,14 +28,34 @@ def store(settings: Settings, *, temp_path: Path, session_id: uuid.UUID, extensi
 
 
 def delete(settings: Settings, uri: str | None) -> None:
-    """Remove a session's stored audio (its whole directory, for local storage)."""
+    """Remove a session's stored audio file, and its per-session directory once empty."""
     if not uri or uri.startswith("gs://"):
         return
-    path = _local_path(settings, uri)
-    shutil.rmtree(path.parent, ignore_errors=True)
+    try:
+        path = _local_path(settings, uri)
+    except PermanentError:
+        return  # not ours to delete
+    path.unlink(missing_ok=True)
+    parent = path.parent
+    # Only ever a directory of our own making: <audio_dir>/<session uuid>/
+    if parent.parent == settings.audio_dir and _is_uuid(parent.name):
+        try:
+            parent.rmdir()
+        except OSError:
+            pass  # not empty
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _local_path(settings: Settings, uri: str) -> Path:
+    if "\x00" in uri or "://" in uri:
+        raise PermanentError(f"Audio location {uri!r} is not a storage path", code="audio_location_rejected")
     path = Path(uri).resolve()
     root = settings.audio_dir
     if not path.is_relative_to(root):
@@ -45,18 +64,25 @@ def _local_path(settings: Settings, uri: str) -> Path:
     return path
 
 
-@contextmanager
-def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
-    """Yield a local path for a storage URI the server itself configured.
-
-    Only two kinds are accepted, so a task message cannot make the worker read arbitrary files
-    or fetch arbitrary URLs: a path under the local audio directory, or `gs://<GCS_BUCKET>/…`.
-    """
+def check_location(settings: Settings, uri: str) -> None:
+    """Accept only locations the server itself configured, so a task message cannot make the
+    worker read arbitrary files or fetch arbitrary URLs: a path under the local audio directory,
+    or `gs://<GCS_BUCKET>/…`."""
     if uri.startswith("gs://"):
         bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
         if not settings.gcs_bucket or bucket_name != settings.gcs_bucket or not blob_name:
             raise PermanentError(f"Audio location {uri!r} is not in the configured bucket",
                                  code="audio_location_rejected")
+    else:
+        _local_path(settings, uri)
+
+
+@contextmanager
+def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
+    """Yield a local path for a storage location that passes `check_location`."""
+    check_location(settings, uri)
+    if uri.startswith("gs://"):
+        bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "audio"
             _download_gcs(settings, bucket_name, blob_name, target)

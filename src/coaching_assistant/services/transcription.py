@@ -3,12 +3,17 @@
 Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–90, by audio
 seconds done) → save (90–100). Progress goes to the `processing_status` row (read by
 GET …/status) and to a `publish` callback (the task turns it into Celery's PROGRESS state).
+
+Delivery is at-least-once, so every run first claims the session atomically and gets a token;
+a heartbeat renews the lease while it works, and every later write checks the token. A second
+copy of the same message finds the session busy (live lease) or done, and never writes.
 Nothing here imports Celery.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,12 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.database import session_scope
+from coaching_assistant.core.database import rows_changed, session_scope
 from coaching_assistant.core.errors import PermanentError, TransientError
 from coaching_assistant.models import (
     CoachingSession,
@@ -36,48 +40,146 @@ from coaching_assistant.stt.base import Segment
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[dict[str, Any]], None]
-LEASE_SECONDS = 60
 
 DECODE_START, STT_START, STT_END, SAVE_START = 2, 5, 90, 92
+WAITING = (SessionStatus.UPLOADING, SessionStatus.PENDING)
 
 
 @dataclass
 class Outcome:
     session_id: str
-    status: str
+    status: str  # completed | skipped (done or gone) | discarded (lost the lease) | busy
     segments_count: int = 0
     duration_seconds: float | None = None
+    retry_after: float | None = None  # busy: when the current holder's lease runs out
 
     def as_dict(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "status": self.status,
                 "segments_count": self.segments_count, "duration_seconds": self.duration_seconds}
 
 
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    audio_uri: str
+    attempt: int
+
+
+class LeaseLost(Exception):
+    """Another run took the session over (or it was deleted): stop without writing."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _rows_changed(db: Session, statement: Executable) -> int:
-    result = db.execute(statement)
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+def _owned(session_id: uuid.UUID, token: str) -> Any:
+    return ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PROCESSING)
+            & (CoachingSession.lease_owner == token))
+
+
+def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Settings) -> Claim | Outcome:
+    """Atomically move the session to `processing` for this run, or say why not.
+
+    Claimable: a session waiting for work (`uploading` when the task was queued by hand,
+    `pending`), or one left `processing` by a run whose lease ran out. The stored audio location
+    wins over the message's; the message's is used (already validated) only when none is stored.
+    """
+    now = _now()
+    token = uuid.uuid4().hex
+    with session_scope() as db:
+        claimed = rows_changed(db, (
+            update(CoachingSession)
+            .where(CoachingSession.id == session_id,
+                   CoachingSession.attempts < settings.task_max_attempts,
+                   or_(CoachingSession.status.in_(WAITING),
+                       (CoachingSession.status == SessionStatus.PROCESSING)
+                       & (CoachingSession.lease_expires_at.is_(None)
+                          | (CoachingSession.lease_expires_at < now))))
+            .values(status=SessionStatus.PROCESSING, transcription_job_id=task_id, lease_owner=token,
+                    attempts=CoachingSession.attempts + 1, started_at=now,
+                    lease_expires_at=now + timedelta(seconds=settings.session_lease_seconds),
+                    error_code=None, error_message=None, updated_at=now)
+            .execution_options(synchronize_session=False)))
+        session = db.get(CoachingSession, session_id)
+        if session is None:
+            return Outcome(str(session_id), "skipped")
+        if claimed != 1:
+            if session.status == SessionStatus.PROCESSING and session.lease_expires_at:
+                left = (session.lease_expires_at - now).total_seconds()
+                if left > 0:
+                    return Outcome(str(session_id), "busy", retry_after=left)
+            if session.status in (*WAITING, SessionStatus.PROCESSING):
+                # Out of attempts: end it visibly rather than leave it waiting forever.
+                session.status = SessionStatus.FAILED
+                session.error_code = "too_many_attempts"
+                session.error_message = f"Gave up after {session.attempts} attempts."
+                session.lease_expires_at = session.lease_owner = None
+            return Outcome(str(session_id), "skipped")
+        if not session.audio_uri:
+            session.audio_uri = audio_uri
+        row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
+        if row is None:
+            row = ProcessingStatus(session_id=session_id)
+            db.add(row)
+        row.status, row.progress, row.message = SessionStatus.PROCESSING, 0, "Starting transcription"
+        row.started_at, row.duration_processed, row.processing_speed = now, 0.0, None
+        row.duration_total = session.duration_seconds
+        return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts)
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease every quarter lease while the run works; notices when it is lost."""
+
+    def __init__(self, session_id: uuid.UUID, token: str, lease_seconds: float):
+        super().__init__(name=f"heartbeat-{session_id}", daemon=True)
+        self.session_id, self.token, self.lease_seconds = session_id, token, lease_seconds
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 4):
+            try:
+                with session_scope() as db:
+                    renewed = rows_changed(db, update(CoachingSession).where(_owned(self.session_id, self.token))
+                                            .values(lease_expires_at=_now() + timedelta(seconds=self.lease_seconds)))
+                if not renewed:
+                    self.lost.set()
+                    return
+            except Exception:  # a database blip: keep trying; the lease has slack for it
+                logger.warning("Heartbeat for session %s could not renew the lease", self.session_id)
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(str(self.session_id))
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class ProgressReporter:
     """Writes monotonic progress to the database and publishes it, at most every few hundred ms."""
 
-    def __init__(self, *, session_id: uuid.UUID, task_id: str, publish: Publish, min_interval: float):
+    def __init__(self, *, session_id: uuid.UUID, token: str, publish: Publish, min_interval: float,
+                 heartbeat: Heartbeat, time_limit: float):
         self.session_id = session_id
-        self.task_id = task_id
+        self.token = token
         self.publish = publish
         self.min_interval = min_interval
+        self.heartbeat = heartbeat
         self.progress = 0
         self.started = time.monotonic()
         self._last_write = 0.0
         self.duration_total: float | None = None
+        # The threads pool does not enforce Celery's time limits, so the run checks its own.
+        self.deadline = self.started + time_limit
 
     def update(self, progress: float, message: str, *, processed: float | None = None,
                force: bool = False) -> None:
+        self.heartbeat.check()
+        if time.monotonic() > self.deadline:
+            raise PermanentError("The transcription took longer than TASK_SOFT_TIME_LIMIT_SECONDS allows.",
+                                 code="time_limit_exceeded")
         value = max(self.progress, min(100, int(progress)))
         now = time.monotonic()
         if not force and (value == self.progress or now - self._last_write < self.min_interval):
@@ -92,84 +194,66 @@ class ProgressReporter:
                        .values(status=SessionStatus.PROCESSING, progress=value, message=message,
                                duration_processed=processed, duration_total=self.duration_total,
                                processing_speed=speed, updated_at=_now()))
-            # Renew the lease so nobody else takes over a session that is making progress.
-            db.execute(update(CoachingSession)
-                       .where(CoachingSession.id == self.session_id,
-                              CoachingSession.transcription_job_id == self.task_id)
-                       .values(lease_expires_at=_now() + timedelta(seconds=LEASE_SECONDS)))
-        self.publish({"session_id": str(self.session_id), "progress": value, "message": message,
-                      "duration_processed": processed, "duration_total": self.duration_total})
+        meta = {"session_id": str(self.session_id), "progress": value, "message": message,
+                "duration_processed": processed, "duration_total": self.duration_total}
+        _publish_quietly(self.publish, meta)
 
 
-def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, max_attempts: int) -> bool:
-    """Atomically move the session to `processing` for this task; False if it is not ours to run.
+def _publish_quietly(publish: Publish, meta: dict[str, Any]) -> None:
+    # The database row is the source of truth for progress; a result-backend blip must not fail
+    # an hour-long transcription.
+    try:
+        publish(meta)
+    except Exception as exc:
+        logger.warning("Could not publish progress for session %s: %s", meta.get("session_id"), exc)
 
-    Claimable: a session waiting for work (`uploading` when the task was queued by hand,
-    `pending`), or one left `processing` by a worker whose lease ran out.
-    """
-    now = _now()
+
+def fail(session_id: uuid.UUID, *, token: str, code: str, message: str) -> bool:
+    """Mark the session failed, if this run still owns it."""
     with session_scope() as db:
-        claimed = _rows_changed(db,
-            update(CoachingSession)
-            .where(CoachingSession.id == session_id,
-                   CoachingSession.attempts < max_attempts,
-                   or_(CoachingSession.status.in_([SessionStatus.UPLOADING, SessionStatus.PENDING]),
-                       (CoachingSession.status == SessionStatus.PROCESSING)
-                       & ((CoachingSession.lease_expires_at.is_(None))
-                          | (CoachingSession.lease_expires_at < now))))
-            .values(status=SessionStatus.PROCESSING, transcription_job_id=task_id,
-                    attempts=CoachingSession.attempts + 1, started_at=now,
-                    lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
-                    audio_uri=audio_uri, error_code=None, error_message=None, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if claimed != 1:
-            return False
-        row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
-        if row is None:
-            row = ProcessingStatus(session_id=session_id)
-            db.add(row)
-        row.status, row.progress, row.message = SessionStatus.PROCESSING, 0, "Starting transcription"
-        row.started_at, row.duration_processed, row.processing_speed = now, 0.0, None
-        return True
-
-
-def fail(session_id: uuid.UUID, *, task_id: str | None, code: str, message: str) -> bool:
-    """Mark the session failed (only if this task still owns it, when a task id is given)."""
-    with session_scope() as db:
-        query = update(CoachingSession).where(CoachingSession.id == session_id,
-                                              CoachingSession.status == SessionStatus.PROCESSING)
-        if task_id:
-            query = query.where(CoachingSession.transcription_job_id == task_id)
-        failed = _rows_changed(db, query.values(status=SessionStatus.FAILED, error_code=code,
-                                         error_message=message, lease_expires_at=None,
-                                         completed_at=_now(), updated_at=_now()))
-        db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
-                   .values(status=SessionStatus.FAILED, message=message, updated_at=_now()))
+        failed = rows_changed(db, update(CoachingSession).where(_owned(session_id, token))
+                               .values(status=SessionStatus.FAILED, error_code=code, error_message=message,
+                                       lease_expires_at=None, lease_owner=None, completed_at=_now(),
+                                       updated_at=_now()))
+        if failed:
+            db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+                       .values(status=SessionStatus.FAILED, message=message, updated_at=_now()))
         return failed == 1
 
 
-def release(session_id: uuid.UUID, *, task_id: str, message: str) -> None:
+def give_up(session_id: uuid.UUID, *, task_id: str, code: str, message: str) -> bool:
+    """Fail a session this task was queued for and that is waiting for it (retries exhausted)."""
+    with session_scope() as db:
+        failed = rows_changed(db, update(CoachingSession)
+                               .where(CoachingSession.id == session_id,
+                                      CoachingSession.transcription_job_id == task_id,
+                                      CoachingSession.status == SessionStatus.PENDING)
+                               .values(status=SessionStatus.FAILED, error_code=code, error_message=message,
+                                       completed_at=_now(), updated_at=_now()))
+        if failed:
+            db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+                       .values(status=SessionStatus.FAILED, message=message, updated_at=_now()))
+        return failed == 1
+
+
+def release(session_id: uuid.UUID, *, token: str, message: str) -> None:
     """Hand the session back to `pending` before a retry, keeping its attempt count."""
     with session_scope() as db:
-        db.execute(update(CoachingSession)
-                   .where(CoachingSession.id == session_id,
-                          CoachingSession.status == SessionStatus.PROCESSING,
-                          CoachingSession.transcription_job_id == task_id)
-                   .values(status=SessionStatus.PENDING, lease_expires_at=None, updated_at=_now()))
-        db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
-                   .values(status=SessionStatus.PENDING, message=message, updated_at=_now()))
+        released = rows_changed(db, update(CoachingSession).where(_owned(session_id, token))
+                                 .values(status=SessionStatus.PENDING, lease_expires_at=None, lease_owner=None,
+                                         updated_at=_now()))
+        if released:
+            db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+                       .values(status=SessionStatus.PENDING, message=message, updated_at=_now()))
 
 
-def save(session_id: uuid.UUID, *, task_id: str, segments: list[Segment], duration: float) -> bool:
-    """Replace the session's segments and complete it in one transaction, if we still own it."""
+def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration: float) -> bool:
+    """Replace the session's segments and complete it in one transaction, if this run owns it."""
     with session_scope() as db:
-        owned = _rows_changed(db,
-            update(CoachingSession)
-            .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.PROCESSING,
-                   CoachingSession.transcription_job_id == task_id)
-            .values(status=SessionStatus.COMPLETED, segments_count=len(segments),
-                    duration_seconds=round(duration, 3), lease_expires_at=None,
-                    completed_at=_now(), updated_at=_now()))
+        owned = rows_changed(db, update(CoachingSession).where(_owned(session_id, token))
+                              .values(status=SessionStatus.COMPLETED, segments_count=len(segments),
+                                      duration_seconds=round(duration, 3), lease_expires_at=None,
+                                      lease_owner=None, completed_at=_now(), updated_at=_now()))
         if owned != 1:
             db.rollback()
             return False
@@ -187,50 +271,89 @@ def save(session_id: uuid.UUID, *, task_id: str, segments: list[Segment], durati
         return True
 
 
+def _is_transient_db_error(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
 def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, language: str,
                        task_id: str, publish: Publish,
                        provider: SpeechToTextProvider | None = None) -> Outcome:
-    """Run the whole pipeline for one session. Safe to call twice: only one run can own it.
+    """Run the whole pipeline for one session. Safe to run twice, even at the same time.
 
-    Raises TransientError for failures worth retrying; a PermanentError ends the session
-    `failed` with its code before it propagates.
+    Raises TransientError (with `.attempt` set once claimed) for failures worth retrying, after
+    handing the session back to `pending`; PermanentError and unexpected errors end the session
+    `failed` with a code before they propagate.
     """
     sid = uuid.UUID(session_id)
+    storage.check_location(settings, audio_uri)  # before touching the row: never store a bad URI
     try:
-        if not claim(sid, task_id=task_id, audio_uri=audio_uri, max_attempts=settings.task_max_attempts):
-            logger.warning("Session %s is not claimable by task %s; skipping", session_id, task_id)
-            return Outcome(session_id, "skipped")
-        reporter = ProgressReporter(session_id=sid, task_id=task_id, publish=publish,
-                                    min_interval=settings.progress_min_interval_seconds)
+        claimed = claim(sid, task_id=task_id, audio_uri=audio_uri, settings=settings)
+    except DBAPIError as exc:
+        if _is_transient_db_error(exc):
+            raise TransientError(f"Database unavailable: {exc.__class__.__name__}",
+                                 code="database_unavailable") from exc
+        raise
+    if isinstance(claimed, Outcome):
+        logger.warning("Session %s not claimed by task %s: %s", session_id, task_id, claimed.status)
+        return claimed
+
+    heartbeat = Heartbeat(sid, claimed.token, settings.session_lease_seconds)
+    heartbeat.start()
+    reporter = ProgressReporter(session_id=sid, token=claimed.token, publish=publish, heartbeat=heartbeat,
+                                min_interval=settings.progress_min_interval_seconds,
+                                time_limit=settings.task_soft_time_limit_seconds)
+    try:
+        reporter.update(DECODE_START, "Decoding audio", force=True)
+        with storage.local_copy(settings, claimed.audio_uri) as path:
+            samples = audio.decode(path)
+        duration = len(samples) / 16000
+        reporter.duration_total = round(duration, 3)
+        reporter.update(STT_START, "Transcribing audio", processed=0.0, force=True)
+
+        def on_stt_progress(seconds: float) -> None:
+            share = seconds / duration if duration else 1.0
+            reporter.update(STT_START + (STT_END - STT_START) * share,
+                            f"Transcribing audio: {seconds:.0f} of {duration:.0f} seconds",
+                            processed=round(seconds, 3))
+
+        engine = provider or get_provider(settings)
+        segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
+        reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
+        if not save(sid, token=claimed.token, segments=segments, duration=duration):
+            raise LeaseLost(session_id)
+        _publish_quietly(publish, {"session_id": session_id, "progress": 100,
+                                   "message": "Transcription complete",
+                                   "duration_processed": duration, "duration_total": duration})
+        return Outcome(session_id, SessionStatus.COMPLETED, len(segments), round(duration, 3))
+    except LeaseLost:
+        logger.warning("Session %s was taken over or deleted; this run's result is discarded", session_id)
+        return Outcome(session_id, "discarded")
+    except PermanentError as exc:
+        fail(sid, token=claimed.token, code=exc.code, message=exc.message)
+        raise
+    except (TransientError, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and not _is_transient_db_error(exc):
+            _fail_quietly(sid, claimed.token, exc)
+            raise
+        error = exc if isinstance(exc, TransientError) else TransientError(
+            f"Database unavailable: {exc.__class__.__name__}", code="database_unavailable")
+        error.attempt = claimed.attempt
         try:
-            reporter.update(DECODE_START, "Decoding audio", force=True)
-            with storage.local_copy(settings, audio_uri) as path:
-                samples = audio.decode(path)
-            duration = len(samples) / 16000
-            reporter.duration_total = round(duration, 3)
-            reporter.update(STT_START, "Transcribing audio", processed=0.0, force=True)
+            release(sid, token=claimed.token, message=f"Retrying after a temporary error: {error.message}")
+        except Exception:  # the database may be what is down; the lease runs out and frees the session
+            logger.warning("Could not release session %s; its lease will expire", session_id)
+        raise error from exc
+    except Exception as exc:
+        _fail_quietly(sid, claimed.token, exc)
+        raise
+    finally:
+        heartbeat.stop()
 
-            def on_stt_progress(seconds: float) -> None:
-                share = seconds / duration if duration else 1.0
-                reporter.update(STT_START + (STT_END - STT_START) * share,
-                                f"Transcribing audio: {seconds:.0f} of {duration:.0f} seconds",
-                                processed=round(seconds, 3))
 
-            engine = provider or get_provider(settings)
-            segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
-            reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
-            if not save(sid, task_id=task_id, segments=segments, duration=duration):
-                logger.warning("Session %s changed hands or was deleted; result discarded", session_id)
-                return Outcome(session_id, "discarded")
-            publish({"session_id": session_id, "progress": 100, "message": "Transcription complete",
-                     "duration_processed": duration, "duration_total": duration})
-            return Outcome(session_id, SessionStatus.COMPLETED, len(segments), round(duration, 3))
-        except PermanentError as exc:
-            fail(sid, task_id=task_id, code=exc.code, message=exc.message)
-            raise
-    except (OperationalError, DBAPIError) as exc:
-        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
-                exc, OperationalError):
-            raise
-        raise TransientError(f"Database unavailable: {exc.__class__.__name__}", code="database_unavailable") \
-            from exc
+def _fail_quietly(session_id: uuid.UUID, token: str, exc: Exception) -> None:
+    """An unexpected error is a bug, not a blip: fail the session visibly instead of looping."""
+    try:
+        fail(session_id, token=token, code="internal_error",
+             message=f"Unexpected error during transcription: {exc.__class__.__name__}")
+    except Exception:
+        logger.exception("Could not record the failure of session %s", session_id)

@@ -15,7 +15,7 @@ from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, 
 
 logger = logging.getLogger(__name__)
 
-_models: dict[tuple[str, str, str, int], Any] = {}
+_models: dict[tuple[str, str, str, int, int], Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -30,11 +30,14 @@ def load_model(settings: Settings) -> Any:
     from faster_whisper import WhisperModel
 
     key = (settings.whisper_model_path or default_model_path(), settings.whisper_device,
-           settings.whisper_compute_type, settings.whisper_cpu_threads)
+           settings.whisper_compute_type, settings.whisper_cpu_threads, settings.whisper_num_workers)
     with _models_lock:
         if key not in _models:
             logger.info("Loading Whisper model from %s (%s, %s)", key[0], key[1], key[2])
-            _models[key] = WhisperModel(key[0], device=key[1], compute_type=key[2], cpu_threads=key[3])
+            # num_workers lets the threads of one worker transcribe in parallel instead of queuing
+            # on a single model replica.
+            _models[key] = WhisperModel(key[0], device=key[1], compute_type=key[2], cpu_threads=key[3],
+                                        num_workers=key[4])
         return _models[key]
 
 

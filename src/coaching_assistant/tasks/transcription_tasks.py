@@ -22,10 +22,14 @@ def backoff_seconds(retries: int, base: float) -> float:
     return random.uniform(base, base * (2 ** retries))
 
 
-@celery_app.task(bind=True, name=TRANSCRIBE_AUDIO_TASK)
+@celery_app.task(bind=True, name=TRANSCRIBE_AUDIO_TASK, max_retries=None)
 def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
                      original_filename: str | None = None) -> dict[str, Any]:
-    """Transcribe one session's audio. `gcs_path` is a local storage path or a gs:// URI."""
+    """Transcribe one session's audio. `gcs_path` is a local storage path or a gs:// URI.
+
+    Retries are bounded by the session's attempt count in the database (TASK_MAX_ATTEMPTS), not
+    by Celery's counter, so a redelivery that only waited for a live lease costs no attempt.
+    """
     settings = get_settings()
     task_id = self.request.id
     logger.info("Starting transcription for session %s (task %s, file %s)", session_id, task_id,
@@ -39,28 +43,28 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
                                                    audio_uri=gcs_path, language=language,
                                                    task_id=task_id, publish=publish)
     except TransientError as exc:
-        if self.request.retries >= settings.task_max_attempts - 1:
-            transcription.fail(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
-                               message=f"Gave up after {self.request.retries + 1} attempts: {exc.message}")
-            logger.error("Transcription failed for session %s: retries exhausted", session_id)
+        attempt = exc.attempt if exc.attempt is not None else self.request.retries + 1
+        # Errors before any claim (database down) also stop, at twice the cap.
+        if attempt >= settings.task_max_attempts or self.request.retries >= 2 * settings.task_max_attempts:
+            transcription.give_up(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
+                                  message=f"Gave up after {attempt} attempts: {exc.message}")
+            logger.error("Transcription failed for session %s: retries exhausted (%s)", session_id, exc.code)
             raise
-        countdown = backoff_seconds(self.request.retries, settings.task_retry_backoff_seconds)
-        logger.warning("Transient error for session %s (%s); retrying in %.1fs", session_id, exc.code,
-                       countdown)
-        try:
-            transcription.release(uuid.UUID(session_id), task_id=task_id, message=exc.message)
-        except Exception:  # the database may be the thing that is down; the lease covers us
-            logger.warning("Could not release session %s before retrying", session_id)
+        countdown = backoff_seconds(attempt - 1, settings.task_retry_backoff_seconds)
+        logger.warning("Transient error for session %s (%s); retrying in %.1fs", session_id, exc.code, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except PermanentError as exc:  # already recorded on the session; retrying cannot help
         logger.error("Transcription failed for session %s: %s (%s)", session_id, exc.message, exc.code)
         raise
-    except Exception as exc:
-        # An unexpected error is a bug, not a blip: fail the session visibly instead of looping.
+    except Exception:
         logger.exception("Transcription failed for session %s", session_id)
-        transcription.fail(uuid.UUID(session_id), task_id=task_id, code="internal_error",
-                           message=f"Unexpected error during transcription: {exc.__class__.__name__}")
         raise
+    if outcome.status == "busy":
+        # Another run holds a live lease (e.g. this is a redelivery after a crash): look again
+        # when that lease would run out instead of acking a session nobody may finish.
+        countdown = (outcome.retry_after or settings.session_lease_seconds) + 1
+        logger.warning("Session %s is busy; checking again in %.0fs", session_id, countdown)
+        raise self.retry(countdown=countdown)
     if outcome.status == "completed":
         logger.info("Transcription completed for session %s (%d segments, %.1fs of audio)", session_id,
                     outcome.segments_count, outcome.duration_seconds or 0)

@@ -69,8 +69,11 @@ def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
              openapi_extra=_UPLOAD_BODY)
 async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
                        settings: AppSettings) -> QueuedOut:
-    # Refuse before reading the body when the session is unknown or not waiting for audio.
-    await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+    # Refuse before reading the body when the session is unknown or not waiting for audio, and
+    # give the database connection back while the (possibly large) body streams in.
+    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+    sessions.check_can_upload(session)
+    await run_in_threadpool(db.rollback)
     received = await receive_file(request, directory=storage.incoming_dir(settings),
                                   max_bytes=settings.max_upload_bytes)
     session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
@@ -97,17 +100,14 @@ async def session_status(
     session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
     if wait and session.transcription_job_id and session.status in (SessionStatus.PENDING,
                                                                     SessionStatus.PROCESSING):
+        await run_in_threadpool(db.rollback)  # hold no database connection while waiting
+
         async def changed() -> bool:
-            await run_in_threadpool(db.refresh, session)
-            if session.processing_status is not None:
-                await run_in_threadpool(db.refresh, session.processing_status)
-            progress = session.processing_status.progress if session.processing_status else 0
-            return session.status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
+            status, progress = await run_in_threadpool(sessions.progress_of, session_id)
+            return status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
 
         await wait_for_change(session.transcription_job_id, timeout=wait, changed=changed)
-        await run_in_threadpool(db.refresh, session)
-        if session.processing_status is not None:
-            await run_in_threadpool(db.refresh, session.processing_status)
+        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
     state = await run_in_threadpool(task_state, session.transcription_job_id) \
         if session.transcription_job_id else None
     return StatusOut(**sessions.status_of(session, task_state=state))
