@@ -80,6 +80,35 @@ def test_delay_from_python_as_in_the_seed(stack):
     assert result.state == "SUCCESS"
 
 
+def test_task_states_seen_through_the_result_backend(stack):
+    """Every state the worker stores is published on the result key's channel: record them all."""
+    import json
+
+    import redis
+
+    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+    from tests.conftest import REDIS_URL
+
+    sid, path = stored_session(CONVERSATION.read_bytes(), "c.mp3")
+    task_id = str(uuid.uuid4())
+    pubsub = redis.Redis.from_url(REDIS_URL).pubsub()
+    pubsub.subscribe(f"celery-task-meta-{task_id}")
+    transcribe_audio.apply_async(args=[sid, path, "en-US"], task_id=task_id)
+    states, progress = [], []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not states or states[-1] not in ("SUCCESS", "FAILURE")):
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+        if message:
+            meta = json.loads(message["data"])
+            states.append(meta["status"])
+            if meta["status"] == "PROGRESS":
+                progress.append(meta["result"]["progress"])
+    pubsub.close()
+    assert states[0] == "STARTED" and states[-1] == "SUCCESS", states
+    assert set(states[1:-1]) == {"PROGRESS"}
+    assert progress == sorted(progress) and len(set(progress)) >= 4 and progress[-1] == 100, progress
+
+
 def test_undecodable_audio_ends_failed_with_a_code(stack):
     from coaching_assistant.core.database import new_session
     from coaching_assistant.models import CoachingSession
