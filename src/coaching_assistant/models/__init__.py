@@ -21,6 +21,13 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime; use datetime.now(UTC)")
+            return value.astimezone(UTC)
+        return value
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)

@@ -111,9 +111,12 @@ def _queue(db: Session, session: CoachingSession, enqueue: Enqueue, *, undo: dic
                                        CoachingSession.status == SessionStatus.PENDING,
                                        CoachingSession.transcription_job_id == task_id)
                                 .values(**undo, updated_at=utcnow()))
-        if reverted:
-            _reset_progress(db, session.id, status=undo["status"], message=undo_message,
-                            duration=undo.get("duration_seconds", session.duration_seconds))
+        if not reverted:  # a worker already has it: the message did get through
+            db.rollback()
+            db.refresh(session)
+            return
+        _reset_progress(db, session.id, status=undo["status"], message=undo_message,
+                        duration=undo.get("duration_seconds", session.duration_seconds))
         db.commit()
         db.refresh(session)
         on_undo()

@@ -109,12 +109,24 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
                 left = (session.lease_expires_at - now).total_seconds()
                 if left > 0:
                     return Outcome(str(session_id), "busy", retry_after=left)
-            if session.status in (*WAITING, SessionStatus.PROCESSING):
-                # Out of attempts: end it visibly rather than leave it waiting forever.
-                session.status = SessionStatus.FAILED
-                session.error_code = "too_many_attempts"
-                session.error_message = f"Gave up after {session.attempts} attempts."
-                session.lease_expires_at = session.lease_owner = None
+            if session.attempts >= settings.task_max_attempts:
+                # Out of attempts: end it visibly rather than leave it waiting forever (guarded,
+                # so a concurrent claim or completion is never overwritten).
+                rows_changed(db, update(CoachingSession)
+                             .where(CoachingSession.id == session_id,
+                                    CoachingSession.attempts >= settings.task_max_attempts,
+                                    or_(CoachingSession.status.in_(WAITING),
+                                        (CoachingSession.status == SessionStatus.PROCESSING)
+                                        & (CoachingSession.lease_expires_at.is_(None)
+                                           | (CoachingSession.lease_expires_at < now))))
+                             .values(status=SessionStatus.FAILED, error_code="too_many_attempts",
+                                     error_message=f"Gave up after {session.attempts} attempts.",
+                                     lease_expires_at=None, lease_owner=None, updated_at=now)
+                             .execution_options(synchronize_session=False))
+            if session.status == SessionStatus.COMPLETED:
+                # A late copy of a finished task reports the finished result, not an empty one.
+                return Outcome(str(session_id), SessionStatus.COMPLETED, session.segments_count,
+                               session.duration_seconds)
             return Outcome(str(session_id), "skipped")
         if not session.audio_uri:
             session.audio_uri = audio_uri
@@ -135,10 +147,10 @@ class Heartbeat(threading.Thread):
         super().__init__(name=f"heartbeat-{session_id}", daemon=True)
         self.session_id, self.token, self.lease_seconds = session_id, token, lease_seconds
         self.lost = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 4):
+        while not self._halt.wait(self.lease_seconds / 4):
             try:
                 with session_scope() as db:
                     renewed = rows_changed(db, update(CoachingSession).where(_owned(self.session_id, self.token))
@@ -154,7 +166,8 @@ class Heartbeat(threading.Thread):
             raise LeaseLost(str(self.session_id))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
+        self.join(timeout=5)
 
 
 class ProgressReporter:

@@ -100,13 +100,14 @@ async def session_status(
     session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
     if wait and session.transcription_job_id and session.status in (SessionStatus.PENDING,
                                                                     SessionStatus.PROCESSING):
+        job_id = session.transcription_job_id  # read before the rollback expires the object
         await run_in_threadpool(db.rollback)  # hold no database connection while waiting
 
         async def changed() -> bool:
             status, progress = await run_in_threadpool(sessions.progress_of, session_id)
             return status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
 
-        await wait_for_change(session.transcription_job_id, timeout=wait, changed=changed)
+        await wait_for_change(job_id, timeout=wait, changed=changed)
         session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
     state = await run_in_threadpool(task_state, session.transcription_job_id) \
         if session.transcription_job_id else None
