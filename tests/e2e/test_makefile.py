@@ -27,22 +27,19 @@ def make(target: str, log, **env: str) -> Process:
                    own_group=True)
 
 
-def test_run_celery_honours_celery_concurrency(tmp_path):
-    worker = make("run-celery", tmp_path / "celery.log", CELERY_CONCURRENCY="3", STT_PROVIDER="fake")
+@pytest.mark.parametrize("target, env, expected", [
+    # CELERY_CONCURRENCY is honoured, and the worker registers the seed's task
+    ("run-celery", {"CELERY_CONCURRENCY": "3"},
+     ["concurrency: 3 (thread)", "coaching_assistant.tasks.transcription_tasks.transcribe_audio"]),
+    # the debug target keeps the default concurrency and logs at debug level
+    ("run-celery-debug", {}, ["concurrency: 2 (thread)", "DEBUG/MainProcess"]),
+])
+def test_worker_targets(tmp_path, target, env, expected):
+    worker = make(target, tmp_path / f"{target}.log", STT_PROVIDER="fake", **env)
     try:
         worker.wait_for("ready.", timeout=90)
-        assert "concurrency: 3 (thread)" in worker.output()
-        assert "coaching_assistant.tasks.transcription_tasks.transcribe_audio" in worker.output()
-    finally:
-        stop_group(worker)
-
-
-def test_run_celery_debug_logs_at_debug_level(tmp_path):
-    worker = make("run-celery-debug", tmp_path / "debug.log", STT_PROVIDER="fake")
-    try:
-        worker.wait_for("ready.", timeout=90)
-        assert "concurrency: 2 (thread)" in worker.output()
-        assert "DEBUG/MainProcess" in worker.output()
+        for text in expected:
+            assert text in worker.output()
     finally:
         stop_group(worker)
 
