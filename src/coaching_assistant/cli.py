@@ -50,6 +50,21 @@ def create_user(email: str) -> None:
     click.echo(key)
 
 
+@main.command("revoke-key")
+@click.argument("email")
+def revoke_key(email: str) -> None:
+    """Revoke a user's API key at once (requests with it get 401); `create-user` issues a new one."""
+    from coaching_assistant.core.database import migrate as run_migrations
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import revoke_key as revoke
+
+    run_migrations()
+    with new_session() as db:
+        if not revoke(db, email=email):
+            raise click.ClickException(f"No user with the email {email.strip().lower()!r}.")
+    click.echo(f"Revoked the API key of {email.strip().lower()}.")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

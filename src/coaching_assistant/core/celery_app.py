@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from coaching_assistant.core.config import get_settings
 
@@ -62,3 +62,26 @@ def _preload_engine(**_kwargs: object) -> None:
         get_provider(get_settings())
     except Exception:  # a broken engine fails each task with a clear code; keep the worker up
         logging.getLogger(__name__).exception("Could not preload the speech engine")
+
+
+_sweeper = None
+
+
+@worker_ready.connect
+def _start_sweeper(**_kwargs: object) -> None:
+    """Every worker runs a sweeper (safe with several): lost sessions come back within a lease."""
+    global _sweeper
+    settings = get_settings()
+    if settings.sweeper_interval_seconds <= 0 or _sweeper is not None:
+        return
+    from coaching_assistant.services.sweeper import Sweeper
+    from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
+
+    _sweeper = Sweeper(settings, enqueue=enqueue_transcription, queued_task_ids=queued_task_ids)
+    _sweeper.start()
+
+
+@worker_shutdown.connect
+def _stop_sweeper(**_kwargs: object) -> None:
+    if _sweeper is not None:
+        _sweeper.stop()

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     # Uploads
     storage_dir: Path | None = None
     max_upload_bytes: int = 500 * 1024 * 1024
+    max_audio_seconds: float = Field(
+        4 * 3600, description="longest audio accepted, checked after probing and while decoding"
+    )
+    audio_retention_days: float = Field(
+        0, description="delete audio this many days after transcription (transcript kept); 0 = keep"
+    )
 
     # Speech-to-text
     stt_provider: str = Field("whisper", description="whisper, google or fake")
@@ -46,6 +52,9 @@ class Settings(BaseSettings):
     )
     fake_stt_seconds_per_chunk: float = Field(
         0.0, description="fake provider only: sleep this long per 5 s of audio (tests)"
+    )
+    fake_stt_transient_failures: int = Field(
+        0, description="fake provider only: the first N transcriptions in a process fail transiently"
     )
 
     # Google Cloud (optional extra `google`)
@@ -65,6 +74,12 @@ class Settings(BaseSettings):
     progress_min_interval_seconds: float = 0.25
     session_lease_seconds: float = Field(
         60, description="a processing session whose heartbeat stops for this long may be taken over"
+    )
+    sweeper_interval_seconds: float = Field(
+        10, description="how often each worker looks for lost sessions (0 = never)"
+    )
+    sweeper_pending_grace_seconds: float = Field(
+        60, description="a pending session with no message in the broker for this long is re-queued"
     )
 
     @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",

@@ -44,6 +44,10 @@ class SessionStatus(enum.StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
 
 
 class User(Base):
@@ -80,6 +84,8 @@ class CoachingSession(Base):
     # that attempt, so even a redelivered copy of the same task cannot write over it.
     lease_expires_at: Mapped[datetime | None] = mapped_column()
     lease_owner: Mapped[str | None] = mapped_column(String(64))
+    # Set when the retention sweep removed the audio (AUDIO_RETENTION_DAYS); the transcript stays.
+    audio_deleted_at: Mapped[datetime | None] = mapped_column()
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -10,6 +10,8 @@ import numpy as np
 
 from coaching_assistant.core.errors import PermanentError
 
+SAMPLE_RATE = 16000
+
 # Extension -> the FFmpeg demuxer names we accept for it.
 SUPPORTED_FORMATS: dict[str, set[str]] = {
     "wav": {"wav"},
@@ -68,14 +70,34 @@ def probe(path: Path, extension: str) -> AudioInfo:
         raise unsupported from exc
 
 
-def decode(path: Path) -> np.ndarray:
-    """16 kHz mono float32, the input every provider takes."""
-    from faster_whisper import decode_audio
+def decode(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
+    """16 kHz mono float32, the input every provider takes.
 
+    Stops as soon as the decoded audio passes `max_seconds`: a small file that expands to hours
+    of audio (a decompression bomb, or a header that lies about its length) is refused before it
+    fills memory or reaches the engine.
+    """
+    limit = int(max_seconds * SAMPLE_RATE) if max_seconds else None
+    chunks: list[np.ndarray] = []
+    total = 0
     try:
-        audio = decode_audio(str(path), sampling_rate=16000)
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise PermanentError("The file has no audio stream.", code="audio_decode_failed")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += chunk.size
+                if limit is not None and total > limit:
+                    raise PermanentError(
+                        f"The audio is longer than the maximum of {max_seconds:.0f} seconds.",
+                        code="audio_too_long")
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
     except (av.FFmpegError, ValueError, IndexError) as exc:
         raise PermanentError(f"The audio could not be decoded: {exc}", code="audio_decode_failed") from exc
-    if audio.size == 0:
+    if not chunks or total == 0:
         raise PermanentError("The audio contains no samples.", code="audio_decode_failed")
-    return audio
+    return (np.concatenate(chunks).astype(np.float32) / 32768.0)

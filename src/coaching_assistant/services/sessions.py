@@ -150,6 +150,11 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
         if received.size == 0:
             raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
         info = audio.probe(received.temp_path, extension)
+        if info.duration_seconds > settings.max_audio_seconds:
+            raise CoachingError(
+                f"The audio is {info.duration_seconds:.0f} seconds long; the maximum is "
+                f"{settings.max_audio_seconds:.0f} seconds (MAX_AUDIO_SECONDS).",
+                code="audio_too_long", status_code=422)
         stored = storage.store(settings, temp_path=received.temp_path, session_id=session.id,
                                extension=extension)
         won = rows_changed(db, update(CoachingSession)
@@ -178,18 +183,21 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
     return session
 
 
+RETRYABLE = (SessionStatus.FAILED, SessionStatus.CANCELLED)
+
+
 def retry(db: Session, *, user: User, session_id: uuid.UUID, enqueue: Enqueue) -> CoachingSession:
     session = get_session(db, user=user, session_id=session_id)
-    if session.status != SessionStatus.FAILED:
-        raise InvalidState(f"Only a failed session can be retried (it is '{session.status}').")
+    if session.status not in RETRYABLE:
+        raise InvalidState(f"Only a failed or cancelled session can be retried (it is '{session.status}').")
     if not session.audio_uri:
         raise InvalidState("This session has no audio to transcribe; upload it first.",
                            code="audio_missing")
-    previous = {"status": SessionStatus.FAILED, "error_code": session.error_code,
+    previous = {"status": session.status, "error_code": session.error_code,
                 "error_message": session.error_message, "transcription_job_id": session.transcription_job_id,
                 "attempts": session.attempts}
     won = rows_changed(db, update(CoachingSession)
-                       .where(CoachingSession.id == session.id, CoachingSession.status == SessionStatus.FAILED)
+                       .where(CoachingSession.id == session.id, CoachingSession.status == previous["status"])
                        .values(status=SessionStatus.PENDING, error_code=None, error_message=None,
                                transcription_job_id=str(uuid.uuid4()), attempts=0, updated_at=utcnow()))
     if not won:
@@ -199,16 +207,47 @@ def retry(db: Session, *, user: User, session_id: uuid.UUID, enqueue: Enqueue) -
                     duration=session.duration_seconds)
     db.commit()
     db.refresh(session)
-    _queue(db, session, enqueue, undo=previous, undo_message=str(previous["error_message"] or "Failed"))
+    _queue(db, session, enqueue, undo=previous, undo_message=str(previous["error_message"] or previous["status"]))
     return session
 
 
-def delete_session(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID) -> None:
+CANCELLABLE = (SessionStatus.PENDING, SessionStatus.PROCESSING)
+
+
+def cancel(db: Session, *, user: User, session_id: uuid.UUID) -> CoachingSession:
+    """End a pending or processing session as `cancelled`.
+
+    The status is the cancel flag: a queued message finds nothing to claim, and a running worker
+    loses ownership, so its next progress step (between stages and chunks) stops it and nothing
+    it produced is saved. The worker is never killed.
+    """
     session = get_session(db, user=user, session_id=session_id)
-    uri = session.audio_uri
+    if session.status not in CANCELLABLE:
+        raise InvalidState(f"Only a pending or processing session can be cancelled (it is '{session.status}').")
+    won = rows_changed(db, update(CoachingSession)
+                       .where(CoachingSession.id == session.id, CoachingSession.status.in_(CANCELLABLE))
+                       .values(status=SessionStatus.CANCELLED, lease_expires_at=None, lease_owner=None,
+                               completed_at=utcnow(), updated_at=utcnow()))
+    if not won:
+        db.rollback()
+        raise InvalidState("The session finished while cancelling; look at its status again.")
+    db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session.id)
+               .values(status=SessionStatus.CANCELLED, message="Cancelled by the user", updated_at=utcnow()))
+    db.commit()
+    db.refresh(session)
+    return session
+
+
+def delete_session(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID) -> str | None:
+    """Delete the session with its progress, transcript and audio; returns its last task id, whose
+    stored state the caller drops from the result backend. A worker still running it finds the
+    row gone and saves nothing."""
+    session = get_session(db, user=user, session_id=session_id)
+    uri, task_id = session.audio_uri, session.transcription_job_id
     db.delete(session)
     db.commit()
     storage.delete(settings, uri)
+    return task_id
 
 
 def status_of(session: CoachingSession, *, task_state: str | None) -> dict[str, Any]:

@@ -42,13 +42,14 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], None]
 
 DECODE_START, STT_START, STT_END, SAVE_START = 2, 5, 90, 92
+TIME_LIMIT_MESSAGE = "The transcription took longer than TASK_SOFT_TIME_LIMIT_SECONDS allows."
 WAITING = (SessionStatus.UPLOADING, SessionStatus.PENDING)
 
 
 @dataclass
 class Outcome:
     session_id: str
-    status: str  # completed | skipped (done or gone) | discarded (lost the lease) | busy
+    status: str  # completed | skipped (done or gone) | discarded (lost the lease) | cancelled | busy
     segments_count: int = 0
     duration_seconds: float | None = None
     retry_after: float | None = None  # busy: when the current holder's lease runs out
@@ -141,21 +142,32 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
 
 
 class Heartbeat(threading.Thread):
-    """Renews the lease every quarter lease while the run works; notices when it is lost."""
+    """Renews the lease every quarter lease while the run works; notices when it is lost.
 
-    def __init__(self, session_id: uuid.UUID, token: str, lease_seconds: float):
+    It also enforces the run's deadline: a stage that hangs without calling back (a stuck decoder
+    or download) cannot be interrupted in a thread, so the heartbeat fails the session itself and
+    stops renewing; whatever the hung stage returns later is discarded.
+    """
+
+    def __init__(self, session_id: uuid.UUID, token: str, lease_seconds: float, deadline: float):
         super().__init__(name=f"heartbeat-{session_id}", daemon=True)
         self.session_id, self.token, self.lease_seconds = session_id, token, lease_seconds
+        self.deadline = deadline  # time.monotonic() value
         self.lost = threading.Event()
         self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._halt.wait(self.lease_seconds / 4):
+        while not self._halt.wait(min(self.lease_seconds / 4, max(0.05, self.deadline - time.monotonic()))):
             try:
+                if time.monotonic() > self.deadline:
+                    fail(self.session_id, token=self.token, code="time_limit_exceeded",
+                         message=TIME_LIMIT_MESSAGE)
+                    self.lost.set()
+                    return
                 with session_scope() as db:
                     renewed = rows_changed(db, update(CoachingSession).where(_owned(self.session_id, self.token))
                                             .values(lease_expires_at=_now() + timedelta(seconds=self.lease_seconds)))
-                if not renewed:
+                if not renewed:  # taken over, cancelled or deleted
                     self.lost.set()
                     return
             except Exception:  # a database blip: keep trying; the lease has slack for it
@@ -171,10 +183,14 @@ class Heartbeat(threading.Thread):
 
 
 class ProgressReporter:
-    """Writes monotonic progress to the database and publishes it, at most every few hundred ms."""
+    """Writes monotonic progress to the database and publishes it, at most every few hundred ms.
+
+    Every write is conditional on this run still owning the session, so a run that was cancelled,
+    taken over or deleted stops at its next progress step (between stages and chunks).
+    """
 
     def __init__(self, *, session_id: uuid.UUID, token: str, publish: Publish, min_interval: float,
-                 heartbeat: Heartbeat, time_limit: float):
+                 heartbeat: Heartbeat):
         self.session_id = session_id
         self.token = token
         self.publish = publish
@@ -184,15 +200,12 @@ class ProgressReporter:
         self.started = time.monotonic()
         self._last_write = 0.0
         self.duration_total: float | None = None
-        # The threads pool does not enforce Celery's time limits, so the run checks its own.
-        self.deadline = self.started + time_limit
 
     def update(self, progress: float, message: str, *, processed: float | None = None,
                force: bool = False) -> None:
+        if time.monotonic() > self.heartbeat.deadline:
+            raise PermanentError(TIME_LIMIT_MESSAGE, code="time_limit_exceeded")
         self.heartbeat.check()
-        if time.monotonic() > self.deadline:
-            raise PermanentError("The transcription took longer than TASK_SOFT_TIME_LIMIT_SECONDS allows.",
-                                 code="time_limit_exceeded")
         value = max(self.progress, min(100, int(progress)))
         now = time.monotonic()
         if not force and (value == self.progress or now - self._last_write < self.min_interval):
@@ -202,11 +215,16 @@ class ProgressReporter:
         elapsed = max(now - self.started, 1e-6)
         speed = round(processed / elapsed, 3) if processed else None
         with session_scope() as db:
-            db.execute(update(ProcessingStatus)
-                       .where(ProcessingStatus.session_id == self.session_id)
-                       .values(status=SessionStatus.PROCESSING, progress=value, message=message,
-                               duration_processed=processed, duration_total=self.duration_total,
-                               processing_speed=speed, updated_at=_now()))
+            written = rows_changed(db, update(ProcessingStatus)
+                                   .where(ProcessingStatus.session_id == self.session_id,
+                                          select(CoachingSession.id)
+                                          .where(_owned(self.session_id, self.token)).exists())
+                                   .values(status=SessionStatus.PROCESSING, progress=value, message=message,
+                                           duration_processed=processed, duration_total=self.duration_total,
+                                           processing_speed=speed, updated_at=_now())
+                                   .execution_options(synchronize_session=False))
+        if not written:
+            raise LeaseLost(str(self.session_id))
         meta = {"session_id": str(self.session_id), "progress": value, "message": message,
                 "duration_processed": processed, "duration_total": self.duration_total}
         _publish_quietly(self.publish, meta)
@@ -310,15 +328,16 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
         logger.warning("Session %s not claimed by task %s: %s", session_id, task_id, claimed.status)
         return claimed
 
-    heartbeat = Heartbeat(sid, claimed.token, settings.session_lease_seconds)
+    # The threads pool does not enforce Celery's time limits, so the run keeps its own deadline.
+    heartbeat = Heartbeat(sid, claimed.token, settings.session_lease_seconds,
+                          deadline=time.monotonic() + settings.task_soft_time_limit_seconds)
     heartbeat.start()
     reporter = ProgressReporter(session_id=sid, token=claimed.token, publish=publish, heartbeat=heartbeat,
-                                min_interval=settings.progress_min_interval_seconds,
-                                time_limit=settings.task_soft_time_limit_seconds)
+                                min_interval=settings.progress_min_interval_seconds)
     try:
         reporter.update(DECODE_START, "Decoding audio", force=True)
         with storage.local_copy(settings, claimed.audio_uri) as path:
-            samples = audio.decode(path)
+            samples = audio.decode(path, max_seconds=settings.max_audio_seconds)
         duration = len(samples) / 16000
         reporter.duration_total = round(duration, 3)
         reporter.update(STT_START, "Transcribing audio", processed=0.0, force=True)
@@ -339,6 +358,9 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
                                    "duration_processed": duration, "duration_total": duration})
         return Outcome(session_id, SessionStatus.COMPLETED, len(segments), round(duration, 3))
     except LeaseLost:
+        if _status(sid) == SessionStatus.CANCELLED:
+            logger.info("Transcription cancelled for session %s; stopped at a progress step", session_id)
+            return Outcome(session_id, SessionStatus.CANCELLED)
         logger.warning("Session %s was taken over or deleted; this run's result is discarded", session_id)
         return Outcome(session_id, "discarded")
     except PermanentError as exc:
@@ -361,6 +383,14 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
         raise
     finally:
         heartbeat.stop()
+
+
+def _status(session_id: uuid.UUID) -> str | None:
+    try:
+        with session_scope() as db:
+            return db.scalar(select(CoachingSession.status).where(CoachingSession.id == session_id))
+    except Exception:
+        return None
 
 
 def _fail_quietly(session_id: uuid.UUID, token: str, exc: Exception) -> None:

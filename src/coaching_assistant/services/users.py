@@ -39,3 +39,14 @@ def authenticate(db: Session, *, api_key: str) -> User | None:
     if user is None or not hmac.compare_digest(user.api_key_hash or "", digest):
         return None
     return user
+
+
+def revoke_key(db: Session, *, email: str) -> bool:
+    """Remove the user's key hash so the key stops working; False if there is no such user."""
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        return False
+    user.api_key_hash = None
+    user.api_key_prefix = None
+    db.commit()
+    return True

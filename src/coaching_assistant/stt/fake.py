@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -18,6 +19,8 @@ class FakeProvider:
 
     def __init__(self, settings: Settings):
         self.delay = settings.fake_stt_seconds_per_chunk
+        self.failures_left = settings.fake_stt_transient_failures
+        self._lock = threading.Lock()
 
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
@@ -26,6 +29,10 @@ class FakeProvider:
             raise PermanentError("fake provider refused the audio", code="stt_rejected")
         if language == "x-transient-error":
             raise TransientError("fake provider unavailable", code="stt_unavailable")
+        with self._lock:
+            fail, self.failures_left = self.failures_left > 0, max(0, self.failures_left - 1)
+        if fail:
+            raise TransientError("fake provider briefly unavailable", code="stt_unavailable")
         total = len(audio) / SAMPLE_RATE
         segments: list[Segment] = []
         start = 0.0

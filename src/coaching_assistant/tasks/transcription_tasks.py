@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
 from typing import Any
 
+import redis
 from celery import Task
 
 from coaching_assistant.core.celery_app import TRANSCRIBE_AUDIO_TASK, celery_app
@@ -65,6 +67,8 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
         countdown = (outcome.retry_after or settings.session_lease_seconds) + 1
         logger.warning("Session %s is busy; checking again in %.0fs", session_id, countdown)
         raise self.retry(countdown=countdown)
+    if outcome.status == "cancelled":
+        logger.info("Transcription cancelled for session %s", session_id)
     if outcome.status == "completed":
         logger.info("Transcription completed for session %s (%d segments, %.1fs of audio)", session_id,
                     outcome.segments_count, outcome.duration_seconds or 0)
@@ -87,3 +91,37 @@ def task_state(task_id: str) -> str | None:
     except Exception:
         logger.warning("Result backend unreachable while reading task %s", task_id)
         return None
+
+
+def queued_task_ids() -> set[str]:
+    """Ids of every transcription message the broker holds: waiting in the queue, or delivered to
+    a worker and not yet acknowledged (running, prefetched, or waiting out a retry countdown).
+
+    Reads kombu's Redis layout: the queue is a list of JSON messages; delivered messages sit in
+    the `unacked` hash until acked.
+    """
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        ids: set[str] = set()
+        for raw in client.lrange(settings.celery_queue, 0, -1):
+            ids.add(_message_id(json.loads(raw)))
+        for raw in client.hvals("unacked"):
+            ids.add(_message_id(json.loads(raw)[0]))
+        return ids
+    finally:
+        client.close()
+
+
+def _message_id(message: dict[str, Any]) -> str:
+    return str(message.get("headers", {}).get("id") or message.get("properties", {}).get("correlation_id"))
+
+
+def forget(task_id: str | None) -> None:
+    """Drop a task's stored state from the result backend (its progress mentions the session)."""
+    if not task_id:
+        return
+    try:
+        transcribe_audio.AsyncResult(task_id).forget()
+    except Exception:
+        logger.warning("Result backend unreachable; could not forget task %s", task_id)

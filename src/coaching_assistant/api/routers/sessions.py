@@ -22,7 +22,7 @@ from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import sessions, storage
-from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, task_state
+from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -61,7 +61,7 @@ def get_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> Sess
 @router.delete("/{session_id}", status_code=204)
 def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
                    settings: AppSettings) -> Response:
-    sessions.delete_session(db, settings=settings, user=user, session_id=session_id)
+    forget(sessions.delete_session(db, settings=settings, user=user, session_id=session_id))
     return Response(status_code=204)
 
 
@@ -88,6 +88,12 @@ def retry_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser)
     session = sessions.retry(db, user=user, session_id=session_id, enqueue=enqueue_transcription)
     return QueuedOut(session_id=session.id, status=session.status,
                      task_id=session.transcription_job_id or "")
+
+
+@router.post("/{session_id}/cancel", response_model=SessionOut)
+def cancel_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> SessionOut:
+    """Cancel a pending or processing transcription; the worker stops at its next progress step."""
+    return SessionOut.model_validate(sessions.cancel(db, user=user, session_id=session_id))
 
 
 @router.get("/{session_id}/status", response_model=StatusOut)

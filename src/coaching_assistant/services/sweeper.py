@@ -1,0 +1,179 @@
+"""Finds work that nobody is doing and puts it back in the queue; deletes audio past retention.
+
+The database is the source of truth, the broker only a delivery mechanism, so a session can be
+left behind in two ways:
+
+- `processing` with an expired lease: its worker died (SIGKILL, OOM, lost host) or cannot reach
+  the database. Its message is still unacknowledged and would come back only after the broker's
+  visibility timeout (hours). The sweeper re-queues it under a new task id, or fails it with
+  `too_many_attempts` once the attempt cap is reached.
+- `pending` with no message anywhere in the broker: the API crashed between commit and enqueue,
+  Redis lost its data, or a retry could not be published. The sweeper re-queues it.
+
+Each worker runs a sweeper thread. Every change is a compare-and-set on the session row, so when
+several sweepers find the same session, exactly one of them re-queues it. Nothing here imports
+Celery: the caller passes `enqueue` and `queued_task_ids`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from coaching_assistant.core.config import Settings
+from coaching_assistant.core.database import rows_changed, session_scope
+from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus
+from coaching_assistant.services import storage
+
+logger = logging.getLogger(__name__)
+
+# enqueue(session_id, audio_uri, language, original_filename, task_id) -> None
+Enqueue = Callable[[str, str, str, str | None, str], None]
+
+
+@dataclass
+class SweepReport:
+    requeued: list[str] = field(default_factory=list)  # expired leases and lost pending sessions
+    failed: list[str] = field(default_factory=list)  # out of attempts
+    audio_deleted: list[str] = field(default_factory=list)
+
+
+def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]],
+          now: datetime | None = None) -> SweepReport:
+    now = now or datetime.now(UTC)
+    report = SweepReport()
+    _expired_leases(settings, enqueue, now, report)
+    _lost_pending(settings, enqueue, queued_task_ids, now, report)
+    if settings.audio_retention_days > 0:
+        _expired_audio(settings, now, report)
+    return report
+
+
+def _expired_leases(settings: Settings, enqueue: Enqueue, now: datetime, report: SweepReport) -> None:
+    with session_scope() as db:
+        rows = db.execute(select(CoachingSession.id, CoachingSession.lease_owner, CoachingSession.attempts)
+                          .where(CoachingSession.status == SessionStatus.PROCESSING,
+                                 CoachingSession.lease_expires_at < now)).all()
+    for session_id, owner, attempts in rows:
+        still_lost = ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PROCESSING)
+                      & (CoachingSession.lease_expires_at < now)
+                      & (CoachingSession.lease_owner == owner if owner else CoachingSession.lease_owner.is_(None)))
+        if attempts >= settings.task_max_attempts:
+            message = (f"Gave up after {attempts} attempts: the worker running it stopped responding "
+                       "(killed, out of memory, or cut off from the database).")
+            if _transition(still_lost, session_id, SessionStatus.FAILED, message,
+                           error_code="too_many_attempts", error_message=message, completed_at=now):
+                logger.error("Sweeper: session %s failed after %d attempts", session_id, attempts)
+                report.failed.append(str(session_id))
+            continue
+        task_id = str(uuid.uuid4())
+        if _transition(still_lost, session_id, SessionStatus.PENDING,
+                       "Re-queued: the worker running it stopped responding", transcription_job_id=task_id):
+            logger.warning("Sweeper: session %s lost its worker (lease expired); re-queued as task %s",
+                           session_id, task_id)
+            _enqueue(enqueue, session_id, task_id)
+            report.requeued.append(str(session_id))
+
+
+def _lost_pending(settings: Settings, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]],
+                  now: datetime, report: SweepReport) -> None:
+    cutoff = now - timedelta(seconds=settings.sweeper_pending_grace_seconds)
+    with session_scope() as db:
+        rows = db.execute(select(CoachingSession.id, CoachingSession.transcription_job_id)
+                          .where(CoachingSession.status == SessionStatus.PENDING,
+                                 CoachingSession.updated_at < cutoff)).all()
+    if not rows:
+        return
+    try:
+        known = queued_task_ids()
+    except Exception as exc:  # broker down: nothing can be re-queued now anyway
+        logger.warning("Sweeper: cannot inspect the queue (%s); pending sessions are checked later", exc)
+        return
+    for session_id, old_task_id in rows:
+        if old_task_id in known:
+            continue  # queued behind other work, reserved by a worker or waiting for a retry
+        task_id = str(uuid.uuid4())
+        same = ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PENDING)
+                & (CoachingSession.transcription_job_id == old_task_id if old_task_id
+                   else CoachingSession.transcription_job_id.is_(None)))
+        if _transition(same, session_id, SessionStatus.PENDING,
+                       "Re-queued: its queue message was lost", transcription_job_id=task_id):
+            logger.warning("Sweeper: pending session %s had no message in the broker; re-queued as task %s",
+                           session_id, task_id)
+            _enqueue(enqueue, session_id, task_id)
+            report.requeued.append(str(session_id))
+
+
+def _expired_audio(settings: Settings, now: datetime, report: SweepReport) -> None:
+    cutoff = now - timedelta(days=settings.audio_retention_days)
+    with session_scope() as db:
+        rows = db.execute(select(CoachingSession.id, CoachingSession.audio_uri)
+                          .where(CoachingSession.status == SessionStatus.COMPLETED,
+                                 CoachingSession.completed_at < cutoff,
+                                 CoachingSession.audio_uri.is_not(None))).all()
+    for session_id, uri in rows:
+        with session_scope() as db:
+            cleared = rows_changed(db, update(CoachingSession)
+                                   .where(CoachingSession.id == session_id, CoachingSession.audio_uri == uri)
+                                   .values(audio_uri=None, audio_deleted_at=now)
+                                   .execution_options(synchronize_session=False))
+        if cleared:
+            storage.delete(settings, uri)
+            logger.info("Retention: deleted the audio of session %s (transcript kept)", session_id)
+            report.audio_deleted.append(str(session_id))
+
+
+def _transition(where: object, session_id: uuid.UUID, status: str, message: str, **values: object) -> bool:
+    """Compare-and-set the session row and reset its progress row, in one transaction."""
+    now = datetime.now(UTC)
+    with session_scope() as db:
+        changed = rows_changed(db, update(CoachingSession).where(where)  # type: ignore[arg-type]
+                               .values(status=status, lease_expires_at=None, lease_owner=None, updated_at=now,
+                                       **values)
+                               .execution_options(synchronize_session=False))
+        if changed:
+            db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+                       .values(status=status, progress=0, message=message, duration_processed=0.0,
+                               processing_speed=None, updated_at=now))
+        return changed == 1
+
+
+def _enqueue(enqueue: Enqueue, session_id: uuid.UUID, task_id: str) -> None:
+    with session_scope() as db:
+        row = db.get(CoachingSession, session_id)
+        if row is None or row.status != SessionStatus.PENDING or row.transcription_job_id != task_id:
+            return  # deleted, cancelled or already claimed in the meantime
+        args = (str(row.id), row.audio_uri or "", row.language, row.audio_filename, task_id)
+    try:
+        enqueue(*args)
+    except Exception as exc:  # still pending with an unknown task id: the next sweep tries again
+        logger.warning("Sweeper: could not queue session %s (%s); will try again", session_id, exc)
+
+
+class Sweeper(threading.Thread):
+    """Runs `sweep` every SWEEPER_INTERVAL_SECONDS in a worker process until stopped."""
+
+    def __init__(self, settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]]):
+        super().__init__(name="sweeper", daemon=True)
+        self.settings, self.enqueue, self.queued_task_ids = settings, enqueue, queued_task_ids
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        logger.info("Sweeper started: every %.1fs, lease %.0fs, pending grace %.0fs",
+                    self.settings.sweeper_interval_seconds, self.settings.session_lease_seconds,
+                    self.settings.sweeper_pending_grace_seconds)
+        while not self._halt.wait(self.settings.sweeper_interval_seconds):
+            try:
+                sweep(self.settings, enqueue=self.enqueue, queued_task_ids=self.queued_task_ids)
+            except Exception as exc:  # database down: try again next time
+                logger.warning("Sweeper pass failed: %s", exc)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
