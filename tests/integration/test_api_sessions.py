@@ -98,26 +98,6 @@ def test_list_is_paginated_filtered_and_private(client, user_headers, other_head
     assert client.get("/api/v1/sessions?status=bogus", headers=user_headers).status_code == 422
 
 
-def test_another_users_session_is_not_found_everywhere(client, user_headers, other_headers, empty_queue):
-    session = create(client, user_headers)
-    sid = session["id"]
-    attempts = [
-        client.get(f"/api/v1/sessions/{sid}", headers=other_headers),
-        client.get(f"/api/v1/sessions/{sid}/status", headers=other_headers),
-        client.get(f"/api/v1/sessions/{sid}/transcript", headers=other_headers),
-        client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("a.wav", wav_bytes())},
-                    headers=other_headers),
-        client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=other_headers),
-        client.delete(f"/api/v1/sessions/{sid}", headers=other_headers),
-    ]
-    for response in attempts:
-        assert response.status_code == 404, response.request.url
-        assert response.json()["code"] == "session_not_found"
-    # and nothing happened to it
-    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "uploading"
-    assert empty_queue.llen("celery") == 0
-
-
 def test_status_of_a_new_session(client, user_headers):
     sid = create(client, user_headers)["id"]
     status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()

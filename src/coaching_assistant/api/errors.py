@@ -39,6 +39,9 @@ def install(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             body = exc.detail
+        elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 JSON at all
+            body = error_body("invalid_json", "The request body is not valid JSON (UTF-8 expected).")
         else:
             body = error_body(_HTTP_CODES.get(exc.status_code, "error"), str(exc.detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
