@@ -6,8 +6,6 @@ import uuid
 
 import pytest
 
-from tests.helpers import wav_bytes
-
 
 def create(client, headers, title="Weekly coaching", language="en-US"):
     response = client.post("/api/v1/sessions", json={"title": title, "language": language}, headers=headers)

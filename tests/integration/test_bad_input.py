@@ -88,7 +88,8 @@ def test_non_uuid_ids_are_a_422(client, user_headers, path):
 # --- fuzzing: no input makes the API answer 500 -------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=300),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=300),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=4),
     max_leaves=12)
 session_bodies = st.one_of(
