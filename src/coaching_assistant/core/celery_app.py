@@ -41,7 +41,12 @@ celery_app.conf.update(
     # A message not acked within the visibility timeout is redelivered: keep it above the hard
     # time limit so a long task is never handed to a second worker while it still runs.
     broker_transport_options={"visibility_timeout": int(settings.task_hard_time_limit_seconds) + 600},
-    result_backend_transport_options={"visibility_timeout": int(settings.task_hard_time_limit_seconds) + 600},
+    # Progress is also in the database, so a result-backend outage may cost a progress update but
+    # must not stall the task: give up on a write after about a second (Celery's default is ~20 s).
+    result_backend_transport_options={
+        "visibility_timeout": int(settings.task_hard_time_limit_seconds) + 600,
+        "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+    },
     broker_connection_retry_on_startup=True,
     redis_socket_connect_timeout=5,
     redis_backend_health_check_interval=30,
