@@ -166,5 +166,8 @@ def empty_queue(redis_client):
 def base_env(**overrides: str) -> dict[str, str]:
     """Environment for a subprocess (worker, API, CLI) that shares this test run's backends."""
     env = dict(os.environ)
+    # Tests share one database but each may run its own broker: a worker's sweeper would re-queue
+    # other tests' sessions into its broker. Tests about the sweeper turn it on themselves.
+    env.setdefault("SWEEPER_INTERVAL_SECONDS", "0")
     env.update(overrides)
     return env

@@ -17,6 +17,7 @@ class FakeGCS:
     """Stands in for google.cloud.storage at the client boundary."""
 
     downloads: list[tuple[str, str]] = []
+    deleted: list[tuple[str, str]] = []
 
     class Client:
         def __init__(self, project=None, credentials=None):
@@ -28,9 +29,14 @@ class FakeGCS:
             class Bucket:
                 def blob(self, blob_name):
                     class Blob:
-                        def download_to_filename(self, filename):
+                        def download_to_filename(self, filename, timeout=None):
+                            assert timeout == 300
                             FakeGCS.downloads.append((name, blob_name))
                             Path(filename).write_bytes(b"audio bytes")
+
+                        def delete(self, timeout=None):
+                            assert timeout == 300
+                            FakeGCS.deleted.append((name, blob_name))
                     return Blob()
             assert client.project == "proj"
             return Bucket()
@@ -46,6 +52,7 @@ def fake_gcs(monkeypatch):
 
     monkeypatch.setattr(google.cloud, "storage", module, raising=False)
     FakeGCS.downloads.clear()
+    FakeGCS.deleted.clear()
     return FakeGCS
 
 
@@ -55,6 +62,13 @@ def test_gs_uri_in_the_configured_bucket_is_downloaded(tmp_path, fake_gcs):
         assert path.read_bytes() == b"audio bytes"
     assert fake_gcs.downloads == [("coach-audio", "sessions/a.mp3")]
     assert not path.exists()  # the temporary copy is cleaned up
+
+
+def test_delete_removes_objects_of_the_configured_bucket_only(tmp_path, fake_gcs):
+    settings = Settings(data_dir=tmp_path, gcs_bucket="coach-audio", google_project_id="proj")
+    storage.delete(settings, "gs://coach-audio/sessions/a.mp3")
+    storage.delete(settings, "gs://other-bucket/sessions/a.mp3")  # not ours: left alone
+    assert fake_gcs.deleted == [("coach-audio", "sessions/a.mp3")]
 
 
 @pytest.mark.parametrize("uri", ["gs://other-bucket/a.mp3", "gs://coach-audio/", "gs://coach-audio"])

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(
         4 * 3600, description="longest audio accepted, checked after probing and while decoding"
     )
+    gcs_timeout_seconds: float = Field(300, description="timeout of one GCS download or delete")
     audio_retention_days: float = Field(
         0, description="delete audio this many days after transcription (transcript kept); 0 = keep"
     )

@@ -246,7 +246,10 @@ def delete_session(db: Session, *, settings: Settings, user: User, session_id: u
     uri, task_id = session.audio_uri, session.transcription_job_id
     db.delete(session)
     db.commit()
-    storage.delete(settings, uri)
+    try:
+        storage.delete(settings, uri)
+    except Exception:  # the session is gone either way; say loudly what was left behind
+        logger.exception("Session %s deleted, but its audio %s could not be removed", session_id, uri)
     return task_id
 
 

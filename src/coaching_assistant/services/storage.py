@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError
@@ -28,8 +29,16 @@ def store(settings: Settings, *, temp_path: Path, session_id: uuid.UUID, extensi
 
 
 def delete(settings: Settings, uri: str | None) -> None:
-    """Remove a session's stored audio file, and its per-session directory once empty."""
-    if not uri or uri.startswith("gs://"):
+    """Remove a session's stored audio: a file under our storage directory (and its per-session
+    directory once empty), or an object in the configured bucket. Anything else is not ours."""
+    if not uri:
+        return
+    if uri.startswith("gs://"):
+        try:
+            check_location(settings, uri)
+        except PermanentError:
+            return
+        _delete_gcs(settings, uri)
         return
     try:
         path = _local_path(settings, uri)
@@ -82,10 +91,9 @@ def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
     """Yield a local path for a storage location that passes `check_location`."""
     check_location(settings, uri)
     if uri.startswith("gs://"):
-        bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "audio"
-            _download_gcs(settings, bucket_name, blob_name, target)
+            _gcs_blob(settings, uri).download_to_filename(str(target), timeout=settings.gcs_timeout_seconds)
             yield target
         return
     path = _local_path(settings, uri)
@@ -94,7 +102,17 @@ def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
     yield path
 
 
-def _download_gcs(settings: Settings, bucket_name: str, blob_name: str, target: Path) -> None:
+def _delete_gcs(settings: Settings, uri: str) -> None:
+    blob = _gcs_blob(settings, uri)
+    from google.api_core.exceptions import NotFound
+
+    try:
+        blob.delete(timeout=settings.gcs_timeout_seconds)
+    except NotFound:
+        pass  # already gone
+
+
+def _gcs_blob(settings: Settings, uri: str) -> Any:
     try:
         from google.cloud import storage as gcs  # type: ignore[attr-defined]
         from google.oauth2 import service_account
@@ -103,9 +121,10 @@ def _download_gcs(settings: Settings, bucket_name: str, blob_name: str, target: 
                              code="google_not_installed") from exc
     from coaching_assistant.stt.google import decode_credentials
 
+    bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
     credentials = None
     if settings.google_application_credentials_json:
         credentials = service_account.Credentials.from_service_account_info(
             decode_credentials(settings.google_application_credentials_json))
     client = gcs.Client(project=settings.google_project_id, credentials=credentials)
-    client.bucket(bucket_name).blob(blob_name).download_to_filename(str(target))
+    return client.bucket(bucket_name).blob(blob_name)

@@ -118,13 +118,19 @@ def _expired_audio(settings: Settings, now: datetime, report: SweepReport) -> No
                                  CoachingSession.completed_at < cutoff,
                                  CoachingSession.audio_uri.is_not(None))).all()
     for session_id, uri in rows:
+        # Delete first, then record it: if the delete fails the next sweep tries again. A
+        # completed session's audio is never read again, so deleting before the CAS is safe.
+        try:
+            storage.delete(settings, uri)
+        except Exception:
+            logger.exception("Retention: could not delete the audio of session %s; will try again", session_id)
+            continue
         with session_scope() as db:
             cleared = rows_changed(db, update(CoachingSession)
                                    .where(CoachingSession.id == session_id, CoachingSession.audio_uri == uri)
                                    .values(audio_uri=None, audio_deleted_at=now)
                                    .execution_options(synchronize_session=False))
         if cleared:
-            storage.delete(settings, uri)
             logger.info("Retention: deleted the audio of session %s (transcript kept)", session_id)
             report.audio_deleted.append(str(session_id))
 
