@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,10 @@ def test_upload_commits_then_queues_the_task(client, user_headers, empty_queue, 
 ])
 def test_bad_files_are_refused_and_nothing_is_kept(client, user_headers, empty_queue, settings,
                                                    name, content, status, code):
+    from tests.integration.test_pipeline import uploaded_session
+
+    bystander, bystander_audio, _ = uploaded_session(client, user_headers)
+    empty_queue.delete("celery")
     sid = new_session(client, user_headers)
     before = stored_files(settings)
     response = client.post(f"/api/v1/sessions/{sid}/audio", files={"file": (name, content)},
@@ -68,6 +73,9 @@ def test_bad_files_are_refused_and_nothing_is_kept(client, user_headers, empty_q
     assert stored_files(settings) == before
     assert empty_queue.llen("celery") == 0
     assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "uploading"
+    # another session of the same user is untouched
+    assert client.get(f"/api/v1/sessions/{bystander}", headers=user_headers).json()["status"] == "pending"
+    assert Path(bystander_audio).is_file()
 
 
 def test_size_limit_counts_received_bytes(app, client, user_headers, empty_queue, settings):
