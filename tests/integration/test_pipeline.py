@@ -214,3 +214,19 @@ def test_a_run_past_its_time_limit_fails_with_a_code(client, user_headers, setti
     assert raised.value.code == "time_limit_exceeded"
     session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
     assert session["status"] == "failed" and session["error_code"] == "time_limit_exceeded"
+
+
+def test_a_stored_location_no_longer_accepted_fails_the_session(client, user_headers, settings, db,
+                                                                 empty_queue, tmp_path):
+    """Storage settings changed under a queued session: it fails with a code instead of being
+    queued again by the sweeper forever."""
+    from coaching_assistant.models import CoachingSession
+
+    sid, stored, task_id = uploaded_session(client, user_headers, name="tone.wav", content=wav_bytes())
+    moved = Settings(**{**settings.model_dump(), "storage_dir": tmp_path / "elsewhere"})
+    with pytest.raises(PermanentError) as error:
+        run(moved, sid, stored, task_id)
+    assert error.value.code == "audio_location_rejected"
+    db.expire_all()
+    session = db.get(CoachingSession, uuid.UUID(sid))
+    assert session.status == "failed" and session.error_code == "audio_location_rejected"

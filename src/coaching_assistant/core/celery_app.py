@@ -51,7 +51,7 @@ celery_app.conf.update(
     redis_socket_connect_timeout=5,
     redis_backend_health_check_interval=30,
     result_expires=7 * 24 * 3600,
-    result_extended=True,
+    result_extended=False,  # no task arguments (paths, filenames) in the backend
     worker_hijack_root_logger=True,
     timezone="UTC",
     enable_utc=True,

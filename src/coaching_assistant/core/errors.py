@@ -31,3 +31,4 @@ class TransientError(CoachingError):
 
     code = "transient_error"
     attempt: int | None = None  # the session's attempt number, once a run had claimed it
+    resume_token: str | None = None  # the claimed run's lease token, when it could not release it

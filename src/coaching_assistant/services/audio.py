@@ -22,6 +22,10 @@ SUPPORTED_FORMATS: dict[str, set[str]] = {
     "webm": {"matroska,webm"},
 }
 
+# Only these demuxers may run, and only on local files: a playlist or concat script disguised as
+# audio never gets to open other files or URLs.
+OPEN_OPTIONS = {"format_whitelist": "wav,mp3,mov,ogg,flac,matroska", "protocol_whitelist": "file"}
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -45,7 +49,7 @@ def probe(path: Path, extension: str) -> AudioInfo:
         code="undecodable_audio", status_code=422,
     )
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), options=OPEN_OPTIONS) as container:
             if container.format.name not in SUPPORTED_FORMATS.get(extension, set()):
                 raise unsupported
             if not container.streams.audio:
@@ -81,7 +85,7 @@ def decode(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
     chunks: list[np.ndarray] = []
     total = 0
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(str(path), options=OPEN_OPTIONS, metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise PermanentError("The file has no audio stream.", code="audio_decode_failed")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)

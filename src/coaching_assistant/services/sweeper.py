@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed, session_scope
@@ -59,10 +59,11 @@ def _expired_leases(settings: Settings, enqueue: Enqueue, now: datetime, report:
     with session_scope() as db:
         rows = db.execute(select(CoachingSession.id, CoachingSession.lease_owner, CoachingSession.attempts)
                           .where(CoachingSession.status == SessionStatus.PROCESSING,
-                                 CoachingSession.lease_expires_at < now)).all()
+                                 or_(CoachingSession.lease_expires_at.is_(None),
+                                     CoachingSession.lease_expires_at < now))).all()
     for session_id, owner, attempts in rows:
         still_lost = ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PROCESSING)
-                      & (CoachingSession.lease_expires_at < now)
+                      & (CoachingSession.lease_expires_at.is_(None) | (CoachingSession.lease_expires_at < now))
                       & (CoachingSession.lease_owner == owner if owner else CoachingSession.lease_owner.is_(None)))
         if attempts >= settings.task_max_attempts:
             message = (f"Gave up after {attempts} attempts: the worker running it stopped responding "

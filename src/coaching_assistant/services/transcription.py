@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, false, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from coaching_assistant.core.config import Settings
@@ -79,11 +79,13 @@ def _owned(session_id: uuid.UUID, token: str) -> Any:
             & (CoachingSession.lease_owner == token))
 
 
-def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Settings) -> Claim | Outcome:
+def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Settings,
+          resume_token: str | None = None) -> Claim | Outcome:
     """Atomically move the session to `processing` for this run, or say why not.
 
     Claimable: a session waiting for work (`uploading` when the task was queued by hand,
-    `pending`), or one left `processing` by a run whose lease ran out. The stored audio location
+    `pending`), or one left `processing` by a run whose lease ran out, or by the run whose lease
+    token is `resume_token` (this task's previous run, which could not release it). The stored audio location
     wins over the message's; the message's is used (already validated) only when none is stored.
     """
     now = _now()
@@ -96,7 +98,9 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
                    or_(CoachingSession.status.in_(WAITING),
                        (CoachingSession.status == SessionStatus.PROCESSING)
                        & (CoachingSession.lease_expires_at.is_(None)
-                          | (CoachingSession.lease_expires_at < now))))
+                          | (CoachingSession.lease_expires_at < now)
+                          # this task's own earlier run, which could not hand it back (database down)
+                          | ((CoachingSession.lease_owner == resume_token) if resume_token else false()))))
             .values(status=SessionStatus.PROCESSING, transcription_job_id=task_id, lease_owner=token,
                     attempts=CoachingSession.attempts + 1, started_at=now,
                     lease_expires_at=now + timedelta(seconds=settings.session_lease_seconds),
@@ -252,13 +256,15 @@ def fail(session_id: uuid.UUID, *, token: str, code: str, message: str) -> bool:
         return failed == 1
 
 
-def give_up(session_id: uuid.UUID, *, task_id: str, code: str, message: str) -> bool:
-    """Fail a session this task was queued for and that is waiting for it (retries exhausted)."""
+def give_up(session_id: uuid.UUID, *, task_id: str, code: str, message: str, stored_uri: str | None = None) -> bool:
+    """Fail a session this task was queued for and that is waiting for it (retries exhausted),
+    and, with `stored_uri`, only if that is where its audio is stored."""
+    waiting_for_it = ((CoachingSession.id == session_id) & (CoachingSession.transcription_job_id == task_id)
+                      & (CoachingSession.status == SessionStatus.PENDING))
+    if stored_uri is not None:
+        waiting_for_it &= CoachingSession.audio_uri == stored_uri
     with session_scope() as db:
-        failed = rows_changed(db, update(CoachingSession)
-                               .where(CoachingSession.id == session_id,
-                                      CoachingSession.transcription_job_id == task_id,
-                                      CoachingSession.status == SessionStatus.PENDING)
+        failed = rows_changed(db, update(CoachingSession).where(waiting_for_it)
                                .values(status=SessionStatus.FAILED, error_code=code, error_message=message,
                                        completed_at=_now(), updated_at=_now()))
         if failed:
@@ -307,8 +313,8 @@ def _is_transient_db_error(exc: Exception) -> bool:
 
 
 def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, language: str,
-                       task_id: str, publish: Publish,
-                       provider: SpeechToTextProvider | None = None) -> Outcome:
+                       task_id: str, publish: Publish, provider: SpeechToTextProvider | None = None,
+                       resume_token: str | None = None) -> Outcome:
     """Run the whole pipeline for one session. Safe to run twice, even at the same time.
 
     Raises TransientError (with `.attempt` set once claimed) for failures worth retrying, after
@@ -316,9 +322,15 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
     `failed` with a code before they propagate.
     """
     sid = uuid.UUID(session_id)
-    storage.check_location(settings, audio_uri)  # before touching the row: never store a bad URI
     try:
-        claimed = claim(sid, task_id=task_id, audio_uri=audio_uri, settings=settings)
+        storage.check_location(settings, audio_uri)  # before touching the row: never store a bad URI
+    except PermanentError as exc:
+        # A stored location that is no longer accepted (storage settings changed) fails the session:
+        # otherwise the sweeper would queue it again forever. A stray message leaves it alone.
+        give_up(sid, task_id=task_id, code=exc.code, message=exc.message, stored_uri=audio_uri)
+        raise
+    try:
+        claimed = claim(sid, task_id=task_id, audio_uri=audio_uri, settings=settings, resume_token=resume_token)
     except DBAPIError as exc:
         if _is_transient_db_error(exc):
             raise TransientError(f"Database unavailable: {exc.__class__.__name__}",
@@ -375,8 +387,10 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
         error.attempt = claimed.attempt
         try:
             release(sid, token=claimed.token, message=f"Retrying after a temporary error: {error.message}")
-        except Exception:  # the database may be what is down; the lease runs out and frees the session
-            logger.warning("Could not release session %s; its lease will expire", session_id)
+        except Exception:  # the database may be what is down: the retry may take it back
+            logger.warning("Could not release session %s; its retry resumes it (or its lease expires)",
+                           session_id)
+            error.resume_token = claimed.token
         raise error from exc
     except Exception as exc:
         _fail_quietly(sid, claimed.token, exc)

@@ -20,17 +20,20 @@ logger = logging.getLogger(__name__)
 
 
 def backoff_seconds(retries: int, base: float) -> float:
-    """Exponential backoff with full jitter: uniform in [base, base * 2**retries]."""
-    return random.uniform(base, base * (2 ** retries))
+    """Exponential backoff with jitter: uniform in [ceiling / 2, ceiling], ceiling = base * 2**retries,
+    so sessions that failed together do not all retry at the same moment."""
+    ceiling = base * (2 ** retries)
+    return random.uniform(ceiling / 2, ceiling)
 
 
 @celery_app.task(bind=True, name=TRANSCRIBE_AUDIO_TASK, max_retries=None)
 def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
-                     original_filename: str | None = None) -> dict[str, Any]:
+                     original_filename: str | None = None, resume_token: str | None = None) -> dict[str, Any]:
     """Transcribe one session's audio. `gcs_path` is a local storage path or a gs:// URI.
 
     Retries are bounded by the session's attempt count in the database (TASK_MAX_ATTEMPTS), not
     by Celery's counter, so a redelivery that only waited for a live lease costs no attempt.
+    `resume_token` is set by the task itself when it retries a run it could not hand back.
     """
     settings = get_settings()
     task_id = self.request.id
@@ -43,18 +46,27 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
     try:
         outcome = transcription.transcribe_session(settings=settings, session_id=session_id,
                                                    audio_uri=gcs_path, language=language,
-                                                   task_id=task_id, publish=publish)
+                                                   task_id=task_id, publish=publish, resume_token=resume_token)
     except TransientError as exc:
-        attempt = exc.attempt if exc.attempt is not None else self.request.retries + 1
-        # Errors before any claim (database down) also stop, at twice the cap.
-        if attempt >= settings.task_max_attempts or self.request.retries >= 2 * settings.task_max_attempts:
-            transcription.give_up(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
-                                  message=f"Gave up after {attempt} attempts: {exc.message}")
-            logger.error("Transcription failed for session %s: retries exhausted (%s)", session_id, exc.code)
-            raise
-        countdown = backoff_seconds(attempt - 1, settings.task_retry_backoff_seconds)
+        if exc.attempt is None:
+            # Nothing was claimed (the database is unreachable), so no attempt is spent. After a
+            # while this message gives up; the session is still `pending` in the database, where
+            # the sweeper finds it and queues it again.
+            if self.request.retries >= 2 * settings.task_max_attempts:
+                logger.error("Could not claim session %s (%s); leaving it to the sweeper", session_id, exc.code)
+                raise
+            countdown = backoff_seconds(min(self.request.retries, 6), settings.task_retry_backoff_seconds)
+        else:
+            if exc.attempt >= settings.task_max_attempts:
+                transcription.give_up(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
+                                      message=f"Gave up after {exc.attempt} attempts: {exc.message}")
+                logger.error("Transcription failed for session %s: retries exhausted (%s)", session_id,
+                             exc.code)
+                raise
+            countdown = backoff_seconds(exc.attempt - 1, settings.task_retry_backoff_seconds)
         logger.warning("Transient error for session %s (%s); retrying in %.1fs", session_id, exc.code, countdown)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        kwargs = {"original_filename": original_filename, "resume_token": exc.resume_token or resume_token}
+        raise self.retry(exc=exc, countdown=countdown, kwargs=kwargs) from exc
     except PermanentError as exc:  # already recorded on the session; retrying cannot help
         logger.error("Transcription failed for session %s: %s (%s)", session_id, exc.message, exc.code)
         raise
