@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
-from coaching_assistant.api.routers import health, sessions
+from coaching_assistant.api.routers import health, metrics, sessions
 from coaching_assistant.core.logging import configure_logging
 
 
@@ -17,6 +17,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -1,0 +1,101 @@
+"""GET /metrics in Prometheus text format.
+
+Everything is read from the database and the broker when scraped, so one scrape of the API
+describes the whole service, however many workers there are and wherever they run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import redis
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.database import new_session
+from coaching_assistant.models import CoachingSession, SessionStatus
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["metrics"])
+
+RECENT = 1000  # completed sessions the duration and real-time-factor figures are taken from
+
+
+class ServiceCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from self._sessions()
+        yield from self._queue()
+
+    def _sessions(self) -> Iterator[Metric]:
+        with new_session() as db:
+            by_status = dict(db.execute(select(CoachingSession.status, func.count())
+                                        .group_by(CoachingSession.status)).all())
+            failed = db.execute(select(CoachingSession.error_code, func.count())
+                                .where(CoachingSession.status == SessionStatus.FAILED)
+                                .group_by(CoachingSession.error_code)).all()
+            retries = db.scalar(select(func.coalesce(func.sum(CoachingSession.attempts - 1), 0))
+                                .where(CoachingSession.attempts > 1))
+            recent = db.execute(select(CoachingSession.started_at, CoachingSession.completed_at,
+                                       CoachingSession.duration_seconds)
+                                .where(CoachingSession.status == SessionStatus.COMPLETED,
+                                       CoachingSession.started_at.is_not(None),
+                                       CoachingSession.completed_at.is_not(None))
+                                .order_by(CoachingSession.completed_at.desc()).limit(RECENT)).all()
+
+        sessions = GaugeMetricFamily("coaching_sessions", "Sessions by status", labels=["status"])
+        for status in SessionStatus:
+            sessions.add_metric([status.value], by_status.get(status, 0))
+        yield sessions
+
+        failures = GaugeMetricFamily("coaching_sessions_failed", "Failed sessions by error code",
+                                     labels=["error_code"])
+        for code, count in failed:
+            failures.add_metric([code or "unknown"], count)
+        yield failures
+
+        yield GaugeMetricFamily("coaching_task_retries",
+                                "Attempts beyond the first, summed over stored sessions", value=retries or 0)
+
+        wall = [(done - started).total_seconds() for started, done, _ in recent if started and done]
+        audio = [seconds or 0.0 for _, _, seconds in recent]
+        yield SummaryMetricFamily("coaching_transcription_duration_seconds",
+                                  f"Wall time of the last {RECENT} completed transcriptions (claim to save)",
+                                  count_value=len(wall), sum_value=sum(wall))
+        yield SummaryMetricFamily("coaching_transcribed_audio_seconds",
+                                  f"Audio length of the last {RECENT} completed transcriptions",
+                                  count_value=len(audio), sum_value=sum(audio))
+        if sum(audio) > 0:
+            yield GaugeMetricFamily("coaching_realtime_factor",
+                                    "Processing time / audio time over the same sessions (below 1 = faster "
+                                    "than real time)", value=sum(wall) / sum(audio))
+
+    def _queue(self) -> Iterator[Metric]:
+        settings = get_settings()
+        up = GaugeMetricFamily("coaching_broker_up", "1 when the broker answered this scrape")
+        client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            length = client.llen(settings.celery_queue)
+        except redis.RedisError as exc:
+            logger.warning("Broker unreachable while scraping metrics: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        finally:
+            client.close()
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily("coaching_queue_length", "Messages waiting in the Celery queue", value=length)
+
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(ServiceCollector())
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
