@@ -7,7 +7,7 @@ PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
 
-.PHONY: dev-setup run run-api run-celery run-celery-debug test lint bench fixture clean
+.PHONY: dev-setup run run-api run-celery run-celery-debug status test lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -36,11 +36,15 @@ run-celery: dev-setup
 run-celery-debug: dev-setup
 	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY)
 
+## Broker, workers, their registered/active/reserved tasks, queue length (exit 1 if none answer)
+status: dev-setup
+	$(VENV)/bin/python apps/web/check_celery_status.py
+
 test: dev-setup
 	$(VENV)/bin/pytest
 
 lint: dev-setup
-	$(VENV)/bin/ruff check src tests scripts bench
+	$(VENV)/bin/ruff check src tests scripts bench apps
 	$(VENV)/bin/mypy src
 
 bench: dev-setup

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Is the transcription service able to work? Broker, workers, their tasks, the queue.
+
+    python3 apps/web/check_celery_status.py
+
+Exits 0 when the broker answers and at least one worker replies; 1 otherwise, saying why.
+Reads REDIS_URL / CELERY_BROKER_URL (or .env) like the service does. Run with the system
+python3, it re-runs itself with the project's .venv interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ensure_project_python() -> None:
+    try:
+        import coaching_assistant  # noqa: F401
+    except ImportError:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        sys.exit("coaching_assistant is not installed: run `make dev-setup` first.")
+
+
+def main() -> int:
+    import redis
+    from kombu.utils.url import sanitize_url
+
+    from coaching_assistant.core.celery_app import celery_app
+    from coaching_assistant.core.config import get_settings
+
+    settings = get_settings()
+    broker = sanitize_url(settings.broker_url)
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        queued = client.llen(settings.celery_queue)
+    except redis.RedisError as exc:
+        print(f"Broker unreachable at {broker}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"Broker: {broker} (reachable)")
+    print(f"Queue '{settings.celery_queue}': {queued} message(s) waiting")
+
+    inspector = celery_app.control.inspect(timeout=float(os.environ.get("CHECK_TIMEOUT_SECONDS", "2")))
+    registered = inspector.registered() or {}
+    if not registered:
+        print("No worker answered. Start one with:\n  celery -A coaching_assistant.core.celery_app worker "
+              "--loglevel=info --concurrency=2 --pool=threads", file=sys.stderr)
+        return 1
+    active = inspector.active() or {}
+    reserved = inspector.reserved() or {}
+    print(f"Workers: {len(registered)}")
+    for worker in sorted(registered):
+        print(f"\n{worker}")
+        print("  registered tasks:")
+        for name in sorted(registered[worker]):
+            print(f"    {name}")
+        for label, tasks in (("active", active.get(worker, [])), ("reserved", reserved.get(worker, []))):
+            print(f"  {label}: {len(tasks)}")
+            for task in tasks:
+                args = task.get("args") or []
+                session = args[0] if args else "?"
+                print(f"    {task.get('id')}  session {session}")
+    return 0
+
+
+if __name__ == "__main__":
+    _ensure_project_python()
+    sys.exit(main())
