@@ -5,9 +5,10 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
+FLOWER_PORT ?= 5555
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
 
-.PHONY: dev-setup run run-api run-celery run-celery-debug status test lint bench fixture clean
+.PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status test lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ run-celery: dev-setup
 ## Worker with debug logging
 run-celery-debug: dev-setup
 	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY)
+
+## Flower monitoring on FLOWER_PORT (basic auth: FLOWER_BASIC_AUTH=user:password)
+run-flower: dev-setup
+	$(VENV)/bin/celery -A coaching_assistant.core.celery_app flower --port=$(FLOWER_PORT)
 
 ## Broker, workers, their registered/active/reserved tasks, queue length (exit 1 if none answer)
 status: dev-setup
