@@ -8,7 +8,7 @@ CELERY_CONCURRENCY ?= 2
 FLOWER_PORT ?= 5555
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
 
-.PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status test lint bench fixture clean
+.PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test test lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ run-flower: dev-setup
 ## Broker, workers, their registered/active/reserved tasks, queue length (exit 1 if none answer)
 status: dev-setup
 	$(VENV)/bin/python apps/web/check_celery_status.py
+
+## N real uploads through the API at once (needs make run, or run-api + run-celery): SESSIONS=20
+SESSIONS ?= 20
+load-test: dev-setup
+	$(VENV)/bin/python scripts/load_test_celery.py --sessions $(SESSIONS) --server http://$(HOST):$(PORT)
 
 test: dev-setup
 	$(VENV)/bin/pytest

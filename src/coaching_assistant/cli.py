@@ -212,11 +212,13 @@ def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language:
                                               params={"wait": 20, "after": seen}))
                     seen = status["progress"]
                     progress.update(bar, completed=seen, description=status.get("message") or status["status"])
-                    if status["status"] in ("completed", "failed"):
+                    if status["status"] in ("completed", "failed", "cancelled"):
                         break
             if status["status"] == "failed":
                 raise click.ClickException(f"Transcription failed: {status.get('message')} "
                                            f"({status.get('error_code')})")
+            if status["status"] == "cancelled":
+                raise click.ClickException("The transcription was cancelled.")
             response = client.get(f"/api/v1/sessions/{session['id']}/transcript", params={"format": fmt})
             if fmt == "json":
                 click.echo(json.dumps(check(response), indent=2, ensure_ascii=False))

@@ -84,7 +84,7 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
     if outcome.status == "completed":
         logger.info("Transcription completed for session %s (%d segments, %.1fs of audio)", session_id,
                     outcome.segments_count, outcome.duration_seconds or 0)
-    return outcome.as_dict()
+    return {**outcome.as_dict(), "worker": self.request.hostname}
 
 
 def enqueue_transcription(session_id: str, audio_uri: str, language: str, original_filename: str | None,
