@@ -3,7 +3,7 @@
 # workers, each on a fresh PostgreSQL database (needs createdb/psql as user postgres on 127.0.0.1,
 # Redis on 127.0.0.1:6379, db 7 is flushed). Prints the load test output and per-session RTF.
 set -u
-cd /work/main
+cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export REDIS_URL=redis://127.0.0.1:6379/7 STT_PROVIDER=whisper SWEEPER_INTERVAL_SECONDS=10
 run_case() {
