@@ -24,12 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed, session_scope
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus
 from coaching_assistant.services import storage
+from coaching_assistant.services.transcription import lease_lapsed
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,9 @@ def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[],
 def _expired_leases(settings: Settings, enqueue: Enqueue, now: datetime, report: SweepReport) -> None:
     with session_scope() as db:
         rows = db.execute(select(CoachingSession.id, CoachingSession.lease_owner, CoachingSession.attempts)
-                          .where(CoachingSession.status == SessionStatus.PROCESSING,
-                                 or_(CoachingSession.lease_expires_at.is_(None),
-                                     CoachingSession.lease_expires_at < now))).all()
+                          .where(lease_lapsed(now))).all()
     for session_id, owner, attempts in rows:
-        still_lost = ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PROCESSING)
-                      & (CoachingSession.lease_expires_at.is_(None) | (CoachingSession.lease_expires_at < now))
+        still_lost = ((CoachingSession.id == session_id) & lease_lapsed(now)
                       & (CoachingSession.lease_owner == owner if owner else CoachingSession.lease_owner.is_(None)))
         if attempts >= settings.task_max_attempts:
             message = (f"Gave up after {attempts} attempts: the worker running it stopped responding "

@@ -79,6 +79,13 @@ def _owned(session_id: uuid.UUID, token: str) -> Any:
             & (CoachingSession.lease_owner == token))
 
 
+def lease_lapsed(now: datetime) -> Any:
+    """SQL condition: a `processing` session whose lease ran out (or was never set), so no live
+    run is working on it."""
+    return ((CoachingSession.status == SessionStatus.PROCESSING)
+            & (CoachingSession.lease_expires_at.is_(None) | (CoachingSession.lease_expires_at < now)))
+
+
 def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Settings,
           resume_token: str | None = None) -> Claim | Outcome:
     """Atomically move the session to `processing` for this run, or say why not.
@@ -95,12 +102,10 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
             update(CoachingSession)
             .where(CoachingSession.id == session_id,
                    CoachingSession.attempts < settings.task_max_attempts,
-                   or_(CoachingSession.status.in_(WAITING),
+                   or_(CoachingSession.status.in_(WAITING), lease_lapsed(now),
+                       # this task's own earlier run, which could not hand it back (database down)
                        (CoachingSession.status == SessionStatus.PROCESSING)
-                       & (CoachingSession.lease_expires_at.is_(None)
-                          | (CoachingSession.lease_expires_at < now)
-                          # this task's own earlier run, which could not hand it back (database down)
-                          | ((CoachingSession.lease_owner == resume_token) if resume_token else false()))))
+                       & ((CoachingSession.lease_owner == resume_token) if resume_token else false())))
             .values(status=SessionStatus.PROCESSING, transcription_job_id=task_id, lease_owner=token,
                     attempts=CoachingSession.attempts + 1, started_at=now,
                     lease_expires_at=now + timedelta(seconds=settings.session_lease_seconds),
@@ -120,10 +125,7 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
                 rows_changed(db, update(CoachingSession)
                              .where(CoachingSession.id == session_id,
                                     CoachingSession.attempts >= settings.task_max_attempts,
-                                    or_(CoachingSession.status.in_(WAITING),
-                                        (CoachingSession.status == SessionStatus.PROCESSING)
-                                        & (CoachingSession.lease_expires_at.is_(None)
-                                           | (CoachingSession.lease_expires_at < now))))
+                                    or_(CoachingSession.status.in_(WAITING), lease_lapsed(now)))
                              .values(status=SessionStatus.FAILED, error_code="too_many_attempts",
                                      error_message=f"Gave up after {session.attempts} attempts.",
                                      lease_expires_at=None, lease_owner=None, updated_at=now)
