@@ -33,17 +33,15 @@ def main() -> int:
 
     from coaching_assistant.core.celery_app import celery_app
     from coaching_assistant.core.config import get_settings
+    from coaching_assistant.tasks.transcription_tasks import queue_length
 
     settings = get_settings()
     broker = sanitize_url(settings.broker_url)
-    client = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
     try:
-        queued = client.llen(settings.celery_queue)
+        queued = queue_length(timeout=3)
     except redis.RedisError as exc:
         print(f"Broker unreachable at {broker}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        client.close()
     print(f"Broker: {broker} (reachable)")
     print(f"Queue '{settings.celery_queue}': {queued} message(s) waiting")
 

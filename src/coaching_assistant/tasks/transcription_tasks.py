@@ -105,6 +105,17 @@ def task_state(task_id: str) -> str | None:
         return None
 
 
+def broker_client(timeout: float = 5) -> redis.Redis:
+    """A direct Redis client on the broker, for reads Celery has no API for."""
+    return redis.Redis.from_url(get_settings().broker_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def queue_length(timeout: float = 5) -> int:
+    """Messages waiting in the Celery queue; raises redis.RedisError when the broker is down."""
+    with broker_client(timeout) as client:
+        return int(client.llen(get_settings().celery_queue))
+
+
 def queued_task_ids() -> set[str]:
     """Ids of every transcription message the broker holds: waiting in the queue, or delivered to
     a worker and not yet acknowledged (running, prefetched, or waiting out a retry countdown).
@@ -112,17 +123,13 @@ def queued_task_ids() -> set[str]:
     Reads kombu's Redis layout: the queue is a list of JSON messages; delivered messages sit in
     the `unacked` hash until acked.
     """
-    settings = get_settings()
-    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5)
-    try:
+    with broker_client() as client:
         ids: set[str] = set()
-        for raw in client.lrange(settings.celery_queue, 0, -1):
+        for raw in client.lrange(get_settings().celery_queue, 0, -1):
             ids.add(_message_id(json.loads(raw)))
         for raw in client.hvals("unacked"):
             ids.add(_message_id(json.loads(raw)[0]))
         return ids
-    finally:
-        client.close()
 
 
 def _message_id(message: dict[str, Any]) -> str:

@@ -16,9 +16,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamil
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.database import new_session
 from coaching_assistant.models import CoachingSession, SessionStatus
+from coaching_assistant.tasks.transcription_tasks import queue_length
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])
@@ -75,18 +75,14 @@ class ServiceCollector(Collector):
                                     "than real time)", value=sum(wall) / sum(audio))
 
     def _queue(self) -> Iterator[Metric]:
-        settings = get_settings()
         up = GaugeMetricFamily("coaching_broker_up", "1 when the broker answered this scrape")
-        client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
         try:
-            length = client.llen(settings.celery_queue)
+            length = queue_length(timeout=2)
         except redis.RedisError as exc:
             logger.warning("Broker unreachable while scraping metrics: %s", exc)
             up.add_metric([], 0)
             yield up
             return
-        finally:
-            client.close()
         up.add_metric([], 1)
         yield up
         yield GaugeMetricFamily("coaching_queue_length", "Messages waiting in the Celery queue", value=length)
