@@ -58,8 +58,12 @@ def test_upload_progress_and_accurate_transcript(stack):
             time.sleep(0.05)
         assert status["status"] == "completed", status
         assert samples == sorted(samples), samples
+        # Decoding and saving last a few ms, so a 50 ms poll may miss them; speech-to-text lasts
+        # long enough that its own progress (between 5 and 90) must be seen. Every step is
+        # recorded in test_task_states_seen_through_the_result_backend.
         intermediate = {p for p in samples if 0 < p < 100}
-        assert len(intermediate) >= 3, samples
+        assert len(intermediate) >= 2, samples
+        assert any(5 < p < 90 for p in intermediate), samples
         assert "PROGRESS" in states
         assert client.get(f"/api/v1/sessions/{sid}/status").json()["task_state"] == "SUCCESS"
         transcript = client.get(f"/api/v1/sessions/{sid}/transcript").json()
