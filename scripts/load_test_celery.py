@@ -19,18 +19,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from project_python import ROOT, ensure_project_python
+
 FINAL = ("completed", "failed", "cancelled")
-
-
-def _ensure_project_python() -> None:
-    try:
-        import coaching_assistant  # noqa: F401
-    except ImportError:
-        venv = ROOT / ".venv"
-        if (venv / "bin" / "python").exists() and Path(sys.prefix).resolve() != venv.resolve():
-            os.execv(str(venv / "bin" / "python"), [str(venv / "bin" / "python"), *sys.argv])
-        sys.exit("coaching_assistant is not installed: run `make dev-setup` first.")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -52,9 +43,9 @@ def main() -> int:
         parser.error("--sessions must be at least 1")
     key = args.api_key
     if not key:
-        from coaching_assistant.cli import _local_api_key
+        from coaching_assistant.cli import local_api_key
 
-        key = _local_api_key()
+        key = local_api_key()
     client = httpx.Client(base_url=args.server.rstrip("/"), headers={"Authorization": f"Bearer {key}"},
                           timeout=120)
     audio = args.file.read_bytes()
@@ -119,5 +110,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    _ensure_project_python()
+    ensure_project_python()
     sys.exit(main())

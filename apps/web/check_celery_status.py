@@ -14,17 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _ensure_project_python() -> None:
-    try:
-        import coaching_assistant  # noqa: F401
-    except ImportError:
-        venv_python = ROOT / ".venv" / "bin" / "python"
-        if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
-            os.execv(str(venv_python), [str(venv_python), *sys.argv])
-        sys.exit("coaching_assistant is not installed: run `make dev-setup` first.")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from project_python import ensure_project_python  # noqa: E402
 
 
 def main() -> int:
@@ -69,5 +60,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    _ensure_project_python()
+    ensure_project_python()
     sys.exit(main())

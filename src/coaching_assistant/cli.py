@@ -146,7 +146,7 @@ def run(host: str, port: int, concurrency: int) -> None:
     sys.exit(exit_code)
 
 
-def _local_api_key() -> str:
+def local_api_key() -> str:
     """For a server on this machine's default database: a CLI user whose key is kept in data/."""
     from coaching_assistant.core.database import migrate as run_migrations
     from coaching_assistant.core.database import new_session
@@ -183,7 +183,7 @@ def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    headers = {"Authorization": f"Bearer {api_key or _local_api_key()}"}
+    headers = {"Authorization": f"Bearer {api_key or local_api_key()}"}
     with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120) as client:
         def check(response: httpx.Response) -> dict:
             if response.is_error:

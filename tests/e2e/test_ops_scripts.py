@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -79,3 +80,77 @@ def test_make_status_runs_the_same_check(private_redis):
     assert result.returncode != 0
     assert "Queue 'celery': 0 message(s) waiting" in result.stdout
     assert "No worker answered" in result.stderr
+
+
+def flow(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = base_env(REDIS_URL=redis_url, CHECK_TIMEOUT_SECONDS="3")
+    env.pop("CELERY_BROKER_URL", None)
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run([PYTHON3, "apps/web/test_transcription_flow.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+FAKE = {"STT_PROVIDER": "fake", "FAKE_STT_SECONDS_PER_CHUNK": "0.3"}
+
+
+def session_row(sid: str):
+    import uuid
+
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        return db.get(CoachingSession, uuid.UUID(sid))
+
+
+def test_flow_script_fails_clearly_without_a_worker(private_redis):
+    result = flow(private_redis.url, str(CONVERSATION))
+    assert result.returncode == 1
+    assert "No worker answered" in result.stderr
+    assert "Uploaded" not in result.stdout  # nothing was submitted
+
+
+def test_flow_script_uploads_a_file_and_follows_its_progress(tmp_path, private_redis):
+    api, url = start_api(tmp_path, REDIS_URL=private_redis.url, **FAKE)
+    worker = start_worker(tmp_path, REDIS_URL=private_redis.url, **FAKE)
+    _, key = make_user()
+    try:
+        result = flow(private_redis.url, str(CONVERSATION), "--server", url, "--api-key", key)
+    finally:
+        worker.stop()
+        api.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "1. Broker and workers" in out and "2. Recent pending sessions" in out
+    sid = re.search(r"session ([0-9a-f-]{36}), task", out).group(1)
+    progress = [int(p) for p in re.findall(r"s\s+(\d+)%", out)]
+    assert progress == sorted(progress) and any(0 < p < 100 for p in progress), out
+    assert "PROGRESS" in out and "SUCCESS" in out
+    row = session_row(sid)
+    assert row.status == "completed" and f"Completed: {row.segments_count} segments" in out
+
+
+def test_flow_script_runs_a_pending_session_whose_message_was_lost(tmp_path, private_redis):
+    api, url = start_api(tmp_path, REDIS_URL=private_redis.url, **FAKE)
+    _, key = make_user()
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            sid = http.post("/api/v1/sessions", json={"title": "lost message"}).json()["id"]
+            with CONVERSATION.open("rb") as handle:
+                queued = http.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", handle)})
+            task_id = queued.json()["task_id"]
+    finally:
+        api.stop()
+    private_redis.client().delete("celery")  # the message is gone; the session is pending in the database
+    worker = start_worker(tmp_path, REDIS_URL=private_redis.url, **FAKE)
+    try:
+        result = flow(private_redis.url, "--pending")
+        again = flow(private_redis.url, "--session", sid)
+    finally:
+        worker.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{sid}" in result.stdout and f"task {task_id} (not in the queue)" in result.stdout
+    assert f"Queued session {sid} as task {task_id}" in result.stdout
+    row = session_row(sid)
+    assert row.status == "completed" and row.attempts == 1
+    assert again.returncode == 1 and "is 'completed', not pending" in again.stderr

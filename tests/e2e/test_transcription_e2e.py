@@ -47,6 +47,7 @@ def test_upload_progress_and_accurate_transcript(stack):
         with CONVERSATION.open("rb") as handle:
             queued = client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("talk.mp3", handle)})
         assert queued.status_code == 202, queued.text
+        task_id = queued.json()["task_id"]
         samples, states = [], set()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -70,8 +71,9 @@ def test_upload_progress_and_accurate_transcript(stack):
     hypothesis = " ".join(s["content"] for s in transcript["segments"])
     assert word_error_rate(reference_text(), hypothesis) <= 0.10, hypothesis
     assert all(s["words"] for s in transcript["segments"])
-    assert f"Starting transcription for session {sid}" in worker.output()
-    assert f"Transcription completed for session {sid}" in worker.output()
+    output = worker.output()
+    assert f"Starting transcription for session {sid} (task {task_id}," in output
+    assert f"Transcription completed for session {sid} (task {task_id}," in output
 
 
 def test_delay_from_python_as_in_the_seed(stack):

@@ -53,37 +53,40 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
             # while this message gives up; the session is still `pending` in the database, where
             # the sweeper finds it and queues it again.
             if self.request.retries >= 2 * settings.task_max_attempts:
-                logger.error("Could not claim session %s (%s); leaving it to the sweeper", session_id, exc.code)
+                logger.error("Could not claim session %s (task %s, %s); leaving it to the sweeper", session_id,
+                             task_id, exc.code)
                 raise
             countdown = backoff_seconds(min(self.request.retries, 6), settings.task_retry_backoff_seconds)
         else:
             if exc.attempt >= settings.task_max_attempts:
                 transcription.give_up(uuid.UUID(session_id), task_id=task_id, code="retries_exhausted",
                                       message=f"Gave up after {exc.attempt} attempts: {exc.message}")
-                logger.error("Transcription failed for session %s: retries exhausted (%s)", session_id,
-                             exc.code)
+                logger.error("Transcription failed for session %s (task %s): retries exhausted (%s)", session_id,
+                             task_id, exc.code)
                 raise
             countdown = backoff_seconds(exc.attempt - 1, settings.task_retry_backoff_seconds)
-        logger.warning("Transient error for session %s (%s); retrying in %.1fs", session_id, exc.code, countdown)
+        logger.warning("Transient error for session %s (task %s, %s); retrying in %.1fs", session_id, task_id,
+                       exc.code, countdown)
         kwargs = {"original_filename": original_filename, "resume_token": exc.resume_token or resume_token}
         raise self.retry(exc=exc, countdown=countdown, kwargs=kwargs) from exc
     except PermanentError as exc:  # already recorded on the session; retrying cannot help
-        logger.error("Transcription failed for session %s: %s (%s)", session_id, exc.message, exc.code)
+        logger.error("Transcription failed for session %s (task %s): %s (%s)", session_id, task_id, exc.message,
+                     exc.code)
         raise
     except Exception:
-        logger.exception("Transcription failed for session %s", session_id)
+        logger.exception("Transcription failed for session %s (task %s)", session_id, task_id)
         raise
     if outcome.status == "busy":
         # Another run holds a live lease (e.g. this is a redelivery after a crash): look again
         # when that lease would run out instead of acking a session nobody may finish.
         countdown = (outcome.retry_after or settings.session_lease_seconds) + 1
-        logger.warning("Session %s is busy; checking again in %.0fs", session_id, countdown)
+        logger.warning("Session %s is busy (task %s); checking again in %.0fs", session_id, task_id, countdown)
         raise self.retry(countdown=countdown)
     if outcome.status == "cancelled":
-        logger.info("Transcription cancelled for session %s", session_id)
+        logger.info("Transcription cancelled for session %s (task %s)", session_id, task_id)
     if outcome.status == "completed":
-        logger.info("Transcription completed for session %s (%d segments, %.1fs of audio)", session_id,
-                    outcome.segments_count, outcome.duration_seconds or 0)
+        logger.info("Transcription completed for session %s (task %s, %d segments, %.1fs of audio)", session_id,
+                    task_id, outcome.segments_count, outcome.duration_seconds or 0)
     return {**outcome.as_dict(), "worker": self.request.hostname}
 
 
