@@ -167,6 +167,59 @@ def local_api_key() -> str:
 
 
 @main.command()
+@click.option("--peak-per-hour", type=float, default=100, show_default=True,
+              help="sessions uploaded in the busiest hour")
+@click.option("--safety-margin", type=float, default=1.5, show_default=True)
+@click.option("--audio-minutes", type=float, default=None,
+              help="plan for recordings of this length (measured real-time factor × length) instead of "
+                   "the measured task time")
+@click.option("--per-worker", type=click.IntRange(1), default=4, show_default=True,
+              help="most concurrent tasks on one worker")
+@click.option("--last", type=click.IntRange(1), default=1000, show_default=True,
+              help="completed sessions to measure")
+def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | None, per_worker: int,
+             last: int) -> None:
+    """Workers and concurrency for a peak, from task durations measured in the database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.capacity import Measured, plan, recent_timings
+
+    try:
+        with new_session() as db:
+            measured = Measured.of(recent_timings(db, last))
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise click.ClickException(f"Cannot read sessions from {_redacted(get_settings().sqlalchemy_url)} "
+                                   f"(run `coaching-assistant migrate` on a new database): {reason}") from exc
+    if measured is None:
+        raise click.ClickException("No completed transcription to measure yet: transcribe some recordings "
+                                   "(e.g. `make load-test`) and run this again.")
+    rtf = measured.realtime_factor
+    click.echo(f"Measured from the last {measured.sessions} completed transcriptions:")
+    click.echo(f"  task time         mean {measured.mean_task_seconds:.1f} s, p95 {measured.p95_task_seconds:.1f} s")
+    click.echo(f"  audio length      mean {measured.mean_audio_seconds:.1f} s")
+    click.echo(f"  real-time factor  {rtf:.3f} (processing time / audio time)" if rtf else
+               "  real-time factor  unknown (no audio lengths recorded)")
+    if audio_minutes is not None:
+        if not rtf:
+            raise click.ClickException("--audio-minutes needs a measured real-time factor.")
+        task_seconds, basis = rtf * audio_minutes * 60, f"{audio_minutes:g}-minute recordings × real-time factor"
+    else:
+        task_seconds, basis = measured.mean_task_seconds, "the measured mean task time"
+    result = plan(task_seconds=task_seconds, peak_per_hour=peak_per_hour, safety_margin=safety_margin,
+                  per_worker=per_worker)
+    click.echo(f"Peak: {peak_per_hour:g} sessions/hour, safety margin {safety_margin:g}, "
+               f"task time {task_seconds:.1f} s ({basis})")
+    click.echo(f"  tasks in flight at the peak  {result.tasks_in_flight:.2f}")
+    click.echo(f"  required capacity            {result.required_capacity} concurrent tasks")
+    click.echo("Recommended configuration:")
+    click.echo(f"  Workers: {result.workers}")
+    click.echo(f"  Concurrency: {result.concurrency}")
+    click.echo(f"  Total capacity: {result.total_capacity} tasks")
+
+
+@main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--server", default=lambda: os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"),
               show_default="http://127.0.0.1:8000")

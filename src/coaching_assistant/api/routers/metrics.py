@@ -18,12 +18,11 @@ from sqlalchemy import func, select
 
 from coaching_assistant.core.database import new_session
 from coaching_assistant.models import CoachingSession, SessionStatus
+from coaching_assistant.services.capacity import RECENT, recent_timings
 from coaching_assistant.tasks.transcription_tasks import queue_length
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])
-
-RECENT = 1000  # completed sessions the duration and real-time-factor figures are taken from
 
 
 class ServiceCollector(Collector):
@@ -40,12 +39,7 @@ class ServiceCollector(Collector):
                                 .group_by(CoachingSession.error_code)).all()
             retries = db.scalar(select(func.coalesce(func.sum(CoachingSession.attempts - 1), 0))
                                 .where(CoachingSession.attempts > 1))
-            recent = db.execute(select(CoachingSession.started_at, CoachingSession.completed_at,
-                                       CoachingSession.duration_seconds)
-                                .where(CoachingSession.status == SessionStatus.COMPLETED,
-                                       CoachingSession.started_at.is_not(None),
-                                       CoachingSession.completed_at.is_not(None))
-                                .order_by(CoachingSession.completed_at.desc()).limit(RECENT)).all()
+            recent = recent_timings(db, RECENT)
 
         sessions = GaugeMetricFamily("coaching_sessions", "Sessions by status", labels=["status"])
         for status in SessionStatus:
@@ -61,8 +55,8 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily("coaching_task_retries",
                                 "Attempts beyond the first, summed over stored sessions", value=retries or 0)
 
-        wall = [(done - started).total_seconds() for started, done, _ in recent if started and done]
-        audio = [seconds or 0.0 for _, _, seconds in recent]
+        wall = [seconds for seconds, _ in recent]
+        audio = [seconds for _, seconds in recent]
         yield SummaryMetricFamily("coaching_transcription_duration_seconds",
                                   f"Wall time of the last {RECENT} completed transcriptions (claim to save)",
                                   count_value=len(wall), sum_value=sum(wall))
