@@ -6,9 +6,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
 FLOWER_PORT ?= 5555
+# -E: workers send task events, so Flower shows every task.
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
+WORKER_IMAGE ?= coaching-transcript-worker
 
-.PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test test lint bench fixture clean
+.PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test docker-worker \
+	docker-worker-cloudrun test lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +34,11 @@ run-api: dev-setup
 
 ## Worker (CELERY_CONCURRENCY=4 make run-celery)
 run-celery: dev-setup
-	$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY)
+	$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY) -E
 
 ## Worker with debug logging
 run-celery-debug: dev-setup
-	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY)
+	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY) -E
 
 ## Flower monitoring on FLOWER_PORT (basic auth: FLOWER_BASIC_AUTH=user:password)
 run-flower: dev-setup
@@ -49,6 +52,14 @@ status: dev-setup
 SESSIONS ?= 20
 load-test: dev-setup
 	$(VENV)/bin/python scripts/load_test_celery.py --sessions $(SESSIONS) --server http://$(HOST):$(PORT)
+
+## Worker image (needs a Docker engine): WORKER_IMAGE=name make docker-worker
+docker-worker:
+	docker build -f apps/worker/Dockerfile -t $(WORKER_IMAGE) .
+
+## Worker image with the HTTP health server, for GCP Cloud Run
+docker-worker-cloudrun:
+	docker build -f apps/worker/Dockerfile.cloudrun -t $(WORKER_IMAGE)-cloudrun .
 
 test: dev-setup
 	$(VENV)/bin/pytest

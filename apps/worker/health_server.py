@@ -34,7 +34,7 @@ def worker_command() -> list[str]:
     celery = Path(sys.executable).with_name("celery")
     return [str(celery), "-A", "coaching_assistant.core.celery_app", "worker",
             f"--loglevel={os.environ.get('CELERY_LOGLEVEL', 'info')}",
-            f"--concurrency={os.environ.get('CELERY_CONCURRENCY', '2')}", "--pool=threads"]
+            f"--concurrency={os.environ.get('CELERY_CONCURRENCY', '2')}", "--pool=threads", "-E"]
 
 
 class Health:
