@@ -109,7 +109,7 @@ def run(host: str, port: int, concurrency: int) -> None:
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
          "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
-         "--hostname=embedded@%h"], env=env)
+         "--hostname=embedded@%h", "-E"], env=env)
     api = subprocess.Popen([sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app",
                             "--host", host, "--port", str(port)], env=env)
     click.echo(f"API: http://{host}:{port} (docs at /docs). Press Ctrl-C to stop.")
