@@ -11,7 +11,7 @@ CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool
 WORKER_IMAGE ?= coaching-transcript-worker
 
 .PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test docker-worker \
-	docker-worker-cloudrun test lint bench fixture clean
+	docker-worker-cloudrun docker-api test lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ docker-worker:
 ## Worker image with the HTTP health server, for GCP Cloud Run
 docker-worker-cloudrun:
 	docker build -f apps/worker/Dockerfile.cloudrun -t $(WORKER_IMAGE)-cloudrun .
+
+## API server image: API_IMAGE=name make docker-api
+API_IMAGE ?= coaching-transcript-api
+docker-api:
+	docker build -f apps/api-server/Dockerfile -t $(API_IMAGE) .
 
 test: dev-setup
 	$(VENV)/bin/pytest

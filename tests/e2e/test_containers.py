@@ -128,7 +128,7 @@ def eval_cmd(path: Path) -> list[str]:
     return json.loads(last["value"])
 
 
-def test_docker_make_targets_build_the_worker_images(tmp_path):
+def test_docker_make_targets_build_the_images(tmp_path):
     """No engine here: a `docker` on PATH records what the targets run, and checks the files."""
     record = tmp_path / "calls"
     fake = tmp_path / "bin" / "docker"
@@ -136,11 +136,13 @@ def test_docker_make_targets_build_the_worker_images(tmp_path):
     fake.write_text(f'#!/bin/sh\necho "$@" >> {record}\n'
                     'while [ $# -gt 0 ]; do [ "$1" = -f ] && { test -f "$2" || exit 3; }; shift; done\n')
     fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "WORKER_IMAGE": "ct-worker"}
-    subprocess.run(["make", "docker-worker", "docker-worker-cloudrun"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "WORKER_IMAGE": "ct-worker",
+           "API_IMAGE": "ct-api"}
+    subprocess.run(["make", "docker-worker", "docker-worker-cloudrun", "docker-api"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
     assert record.read_text().splitlines() == ["build -f apps/worker/Dockerfile -t ct-worker .",
-                                               "build -f apps/worker/Dockerfile.cloudrun -t ct-worker-cloudrun ."]
+                                               "build -f apps/worker/Dockerfile.cloudrun -t ct-worker-cloudrun .",
+                                               "build -f apps/api-server/Dockerfile -t ct-api ."]
 
 
 def test_compose_services_run_on_the_host(tmp_path, private_database):
