@@ -51,8 +51,9 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 def make_commands(*targets: str, **variables: str) -> list[list[str]]:
     """The commands `make` would run for the targets, with the venv prefix removed."""
     args = [f"{name}={value}" for name, value in variables.items()]
-    printed = subprocess.run(["make", "-n", *targets, *args], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    printed = subprocess.run(["make", "-n", "--no-print-directory", *targets, *args], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=True).stdout
     lines = [line for line in printed.splitlines() if line and not re.match(r"(test -x|touch|\S+/pip )", line)]
     return [[word.removeprefix(".venv/bin/") for word in shlex.split(line)] for line in lines]
 
