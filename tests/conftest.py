@@ -70,6 +70,9 @@ os.environ.update({
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": REDIS_URL,
     "STT_PROVIDER": "fake",
+    # The fake engine's words are not speech, so separating speakers on them means nothing;
+    # tests about speakers (and the real-engine end-to-end stack) turn diarization on.
+    "DIARIZATION_ENABLED": "false",
     "PROGRESS_MIN_INTERVAL_SECONDS": "0",
 })
 for _name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STORAGE_DIR", "WHISPER_MODEL_PATH"):

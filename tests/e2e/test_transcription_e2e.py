@@ -24,7 +24,7 @@ def stack(tmp_path_factory):
 
     redis.Redis.from_url(REDIS_URL).delete("celery")
     tmp = tmp_path_factory.mktemp("stack")
-    worker = start_worker(tmp, STT_PROVIDER="whisper")
+    worker = start_worker(tmp, STT_PROVIDER="whisper", DIARIZATION_ENABLED="true")
     api, url = start_api(tmp)
     yield worker, url
     api.stop()

@@ -64,7 +64,7 @@ def test_pipeline_reports_rising_progress_and_saves_segments(client, user_header
     assert first["words"][0] == {"word": "segment", "start": 0.0, "end": 0.5, "probability": 0.99}
     text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers)
     assert text.headers["content-type"].startswith("text/plain")
-    assert text.text.splitlines()[0] == "segment 1"
+    assert text.text.splitlines()[:2] == ["Speaker 1 [00:00:00]", "segment 1"]  # one speaker, no role
 
 
 def test_running_twice_gives_one_transcript(client, user_headers, settings, db, empty_queue):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +16,8 @@ class SessionCreate(BaseModel):
 
     title: str = Field(min_length=1, max_length=255)
     language: str = Field("en-US", max_length=32, description="BCP-47 tag, e.g. en-US, zh-TW")
+    num_speakers: Annotated[int, Field(ge=1, le=8)] | Literal["auto"] = Field(
+        2, description="speakers to separate (1–8), or \"auto\" to estimate")
 
     @field_validator("title")
     @classmethod
@@ -46,10 +48,17 @@ class SessionOut(BaseModel):
     audio_filename: str | None
     duration_seconds: float | None
     segments_count: int
+    num_speakers: int | Literal["auto"]
     error_code: str | None
     error_message: str | None
     created_at: datetime
     updated_at: datetime
+
+
+    @field_validator("num_speakers", mode="before")
+    @classmethod
+    def _auto(cls, value: object) -> object:
+        return "auto" if value is None else value
 
 
 class SessionPage(BaseModel):
@@ -90,11 +99,21 @@ class WordOut(BaseModel):
 class SegmentOut(BaseModel):
     id: uuid.UUID
     speaker_id: int
+    role: Literal["coach", "client", "unknown"] = Field(description="effective role, after overrides")
+    role_override: str | None = Field(description="a role set for this segment alone")
     start_seconds: float
     end_seconds: float
     content: str
     confidence: float | None
     words: list[WordOut]
+    history: list[dict[str, Any]] = Field(description="earlier versions of the text, oldest first")
+
+
+class SpeakerRoleOut(BaseModel):
+    role: Literal["coach", "client", "unknown"]
+    confidence: float | None
+    source: str = Field(description="auto (from evidence), user, or import")
+    label: str
 
 
 class TranscriptOut(BaseModel):
@@ -102,7 +121,24 @@ class TranscriptOut(BaseModel):
     title: str
     language: str
     duration_seconds: float | None
+    speaker_roles: dict[str, SpeakerRoleOut]
     segments: list[SegmentOut]
+    statistics: dict[str, Any]
+
+
+class SpeakerRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speaker_roles: dict[str, str] = Field(description='{"1": "coach", "2": "client"}; case-insensitive')
+
+
+class SegmentRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segment_roles: dict[str, str | None] = Field(description='{"<segment id>": "client"}; null removes it')
+
+
+class SegmentContentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segment_content: dict[str, str] = Field(description='{"<segment id>": "new text"}')
 
 
 class HealthOut(BaseModel):

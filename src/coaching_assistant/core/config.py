@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     gcs_bucket: str | None = None
 
     # Task behaviour
+    diarization_enabled: bool = Field(True, description="separate speakers after speech-to-text")
+    diarization_weights_path: str | None = Field(
+        None, description="speaker-encoder weights (default: pretrained.pt of the installed resemblyzer wheel)")
     task_max_attempts: int = 3
     task_retry_backoff_seconds: float = 5.0
     task_soft_time_limit_seconds: float = 3 * 3600

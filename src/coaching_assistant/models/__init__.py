@@ -88,6 +88,10 @@ class CoachingSession(Base):
     audio_deleted_at: Mapped[datetime | None] = mapped_column()
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # Speakers to separate: None estimates the number ("auto").
+    num_speakers: Mapped[int | None] = mapped_column(Integer, default=2)
+    # {"1": {"role": "coach", "confidence": 0.9, "source": "auto" | "user"}, …}
+    speaker_roles: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
@@ -136,5 +140,9 @@ class TranscriptSegment(Base):
     content: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # A role set for this segment alone; it beats its speaker's role.
+    role: Mapped[str | None] = mapped_column(String(16))
+    # Earlier versions of `content`, oldest first: [{"content": …, "replaced_at": …}].
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     session: Mapped[CoachingSession] = relationship(back_populates="segments")

@@ -50,9 +50,10 @@ class ReceivedFile:
     size: int
 
 
-def create_session(db: Session, *, user: User, title: str, language: str) -> CoachingSession:
-    session = CoachingSession(user_id=user.id, title=title, language=language,
-                              status=SessionStatus.UPLOADING)
+def create_session(db: Session, *, user: User, title: str, language: str,
+                   num_speakers: int | None = 2) -> CoachingSession:
+    session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
+                              status=SessionStatus.UPLOADING, speaker_roles={})
     db.add(session)
     db.commit()
     return session
@@ -282,29 +283,6 @@ def status_of(session: CoachingSession, *, task_state: str | None) -> dict[str, 
         "task_state": task_state,
         "error_code": session.error_code,
     }
-
-
-def transcript_of(session: CoachingSession) -> dict[str, Any]:
-    if session.status != SessionStatus.COMPLETED:
-        raise InvalidState(f"The transcript is not ready: the session is '{session.status}'.",
-                           code="transcript_not_ready")
-    return {
-        "session_id": session.id,
-        "title": session.title,
-        "language": session.language,
-        "duration_seconds": session.duration_seconds,
-        "segments": [
-            {"id": s.id, "speaker_id": s.speaker_id, "start_seconds": s.start_seconds,
-             "end_seconds": s.end_seconds, "content": s.content, "confidence": s.confidence,
-             "words": s.words}
-            for s in session.segments
-        ],
-    }
-
-
-def transcript_text(session: CoachingSession) -> str:
-    transcript_of(session)  # same readiness check
-    return "".join(f"{s.content}\n" for s in session.segments)
 
 
 def _display_name(filename: str) -> str:

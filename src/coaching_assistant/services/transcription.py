@@ -1,7 +1,9 @@
 """The transcription pipeline a worker runs for one session.
 
-Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–90, by audio
-seconds done) → save (90–100). Progress goes to the `processing_status` row (read by
+Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–75, by audio
+seconds done) → speaker diarization (75–90) → save (92–100). Chinese results for Taiwan
+sessions are converted to Traditional characters before diarization; roles are guessed from
+the diarized segments when they are saved. Progress goes to the `processing_status` row (read by
 GET …/status) and to a `publish` callback (the task turns it into Celery's PROGRESS state).
 
 Delivery is at-least-once, so every run first claims the session atomically and gets a token;
@@ -27,13 +29,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed, session_scope
 from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.diarization import diarize
 from coaching_assistant.models import (
     CoachingSession,
     ProcessingStatus,
     SessionStatus,
     TranscriptSegment,
 )
-from coaching_assistant.services import audio, storage
+from coaching_assistant.services import audio, chinese, roles, storage
 from coaching_assistant.stt import SpeechToTextProvider, get_provider
 from coaching_assistant.stt.base import Segment
 
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 Publish = Callable[[dict[str, Any]], None]
 
-DECODE_START, STT_START, STT_END, SAVE_START = 2, 5, 90, 92
+DECODE_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 5, 75, 90, 92
 TIME_LIMIT_MESSAGE = "The transcription took longer than TASK_SOFT_TIME_LIMIT_SECONDS allows."
 WAITING = (SessionStatus.UPLOADING, SessionStatus.PENDING)
 
@@ -64,6 +67,7 @@ class Claim:
     token: str
     audio_uri: str
     attempt: int
+    num_speakers: int | None = 2  # None: estimate
 
 
 class LeaseLost(Exception):
@@ -144,7 +148,8 @@ def claim(session_id: uuid.UUID, *, task_id: str, audio_uri: str, settings: Sett
         row.status, row.progress, row.message = SessionStatus.PROCESSING, 0, "Starting transcription"
         row.started_at, row.duration_processed, row.processing_speed = now, 0.0, None
         row.duration_total = session.duration_seconds
-        return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts)
+        return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts,
+                     num_speakers=session.num_speakers)
 
 
 class Heartbeat(threading.Thread):
@@ -289,8 +294,10 @@ def release(session_id: uuid.UUID, *, token: str, message: str) -> None:
 def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration: float) -> bool:
     """Replace the session's segments and complete it in one transaction, if this run owns it."""
     with session_scope() as db:
+        speaker_roles = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in segments])
         owned = rows_changed(db, update(CoachingSession).where(_owned(session_id, token))
                               .values(status=SessionStatus.COMPLETED, segments_count=len(segments),
+                                      speaker_roles=speaker_roles,
                                       duration_seconds=round(duration, 3), lease_expires_at=None,
                                       lease_owner=None, completed_at=_now(), updated_at=_now()))
         if owned != 1:
@@ -364,6 +371,13 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
 
         engine = provider or get_provider(settings)
         segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
+        segments = chinese.normalize_segments(segments, language)
+        reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
+        if settings.diarization_enabled:
+            segments = diarize(samples, segments, num_speakers=claimed.num_speakers,
+                               weights_path=settings.diarization_weights_path,
+                               on_progress=lambda share: reporter.update(
+                                   STT_END + (DIARIZE_END - STT_END) * share, "Separating speakers"))
         reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
         if not save(sid, token=claimed.token, segments=segments, duration=duration):
             raise LeaseLost(session_id)

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.schemas import (
     QueuedOut,
+    SegmentContentIn,
+    SegmentRolesIn,
     SessionCreate,
     SessionOut,
     SessionPage,
+    SpeakerRolesIn,
     StatusOut,
     TranscriptOut,
 )
 from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.models import SessionStatus
-from coaching_assistant.services import sessions, storage
+from coaching_assistant.services import sessions, storage, transcripts
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -39,7 +41,8 @@ _UPLOAD_BODY = {
 
 @router.post("", status_code=201, response_model=SessionOut)
 def create_session(body: SessionCreate, db: DbSession, user: CurrentUser) -> SessionOut:
-    session = sessions.create_session(db, user=user, title=body.title, language=body.language)
+    session = sessions.create_session(db, user=user, title=body.title, language=body.language,
+                                      num_speakers=None if body.num_speakers == "auto" else body.num_speakers)
     return SessionOut.model_validate(session)
 
 
@@ -121,11 +124,73 @@ async def session_status(
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,
-            responses={200: {"content": {"text/plain": {}}}})
+            responses={200: {"content": {media: {} for media in transcripts.FORMATS.values()}},
+                       404: {"description": "no such session, or a transcript without segments"},
+                       409: {"description": "the session is not completed (transcript_not_ready)"}})
 def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
-               format: Annotated[Literal["json", "txt"], Query()] = "json") -> Response:
+               format: Annotated[Literal["json", "vtt", "srt", "txt", "xlsx"], Query()] = "json") -> Response:
+    """The transcript as JSON (segments with speaker, role, words, edit history; speaker roles;
+    statistics) or as a VTT, SRT, TXT or XLSX download named after the session's title."""
     session = sessions.get_session(db, user=user, session_id=session_id)
-    if format == "txt":
-        return PlainTextResponse(sessions.transcript_text(session))
-    return Response(TranscriptOut(**sessions.transcript_of(session)).model_dump_json(),
+    headers = {"Content-Disposition": transcripts.content_disposition(session.title, format)}
+    if format == "json":
+        return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(),
+                        media_type=transcripts.FORMATS["json"], headers=headers)
+    return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format], headers=headers)
+
+
+@router.post("/{session_id}/transcript", status_code=201, response_model=TranscriptOut,
+             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"],
+                 "properties": {"file": {"type": "string", "format": "binary",
+                                         "description": "a WebVTT or SRT transcript"}}}}}}})
+async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser) -> Response:
+    """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
+    Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
+    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+    form = await request.form(max_files=1, max_fields=0)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise transcripts.BadRequest("Send the transcript as a multipart file field named 'file'.",
+                                     code="missing_file")
+    data = await upload.read(transcripts.MAX_IMPORT_BYTES + 1)
+    if len(data) > transcripts.MAX_IMPORT_BYTES:
+        raise transcripts.BadRequest(f"A transcript file may be at most {transcripts.MAX_IMPORT_BYTES} bytes.",
+                                     code="file_too_large", status_code=413)
+    await run_in_threadpool(transcripts.import_transcript, db, session, data, upload.filename or "transcript")
+    body = TranscriptOut(**transcripts.transcript_json(session)).model_dump_json()
+    return Response(body, status_code=201, media_type="application/json")
+
+
+@router.get("/{session_id}/stats")
+def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, Any]:
+    """Talk time and share, turns and questions per role, longest monologue, average client
+    turn, total silence."""
+    return transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id))
+
+
+def _edited(db: DbSession, session: Any) -> Response:
+    db.refresh(session)
+    return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(),
                     media_type="application/json")
+
+
+@router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
+def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
+    session = sessions.get_session(db, user=user, session_id=session_id)
+    transcripts.set_speaker_roles(db, session, body.speaker_roles)
+    return _edited(db, session)
+
+
+@router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)
+def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, user: CurrentUser) -> Response:
+    session = sessions.get_session(db, user=user, session_id=session_id)
+    transcripts.set_segment_roles(db, session, body.segment_roles)
+    return _edited(db, session)
+
+
+@router.patch("/{session_id}/segment-content", response_model=TranscriptOut)
+def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbSession, user: CurrentUser) -> Response:
+    session = sessions.get_session(db, user=user, session_id=session_id)
+    transcripts.set_segment_content(db, session, body.segment_content)
+    return _edited(db, session)

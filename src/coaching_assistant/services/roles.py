@@ -1,0 +1,123 @@
+"""Coach and client: roles from evidence, role labels, and the statistics a coach reads.
+
+Roles are guessed from three kinds of evidence, weighted: the coach asks more questions (0.5),
+talks less (0.3) and opens the session (0.2). The confidence is 0.5 plus half the weight that
+agrees with the guess minus the weight that disagrees: 1.0 when all evidence agrees, 0.5 when
+there is none. A user's choice (`source: user`) always wins and is never re-guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ROLES = ("coach", "client", "unknown")
+LABELS = {"en": {"coach": "Coach", "client": "Client"}, "zh": {"coach": "教練", "client": "客戶"}}
+_QUESTION = re.compile(r"[?？]")
+EVIDENCE_WEIGHTS = {"questions": 0.5, "talks_less": 0.3, "opens": 0.2}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One segment as roles and statistics see it."""
+
+    speaker_id: int
+    start: float
+    end: float
+    text: str
+    role: str = "unknown"  # the effective role (after overrides)
+
+
+def questions_in(text: str) -> int:
+    return len(_QUESTION.findall(text))
+
+
+def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
+    """{"<speaker id>": {"role", "confidence", "source": "auto", "evidence"}} for every speaker."""
+    speakers = sorted({line.speaker_id for line in lines})
+    talk = {s: sum(line.end - line.start for line in lines if line.speaker_id == s) for s in speakers}
+    asked = {s: sum(questions_in(line.text) for line in lines if line.speaker_id == s) for s in speakers}
+    roles: dict[str, dict[str, Any]] = {
+        str(s): {"role": "unknown", "confidence": None, "source": "auto",
+                 "evidence": {"talk_seconds": round(talk[s], 2), "questions": asked[s]}} for s in speakers}
+    if len(speakers) < 2:
+        return roles
+    opener = min(lines, key=lambda line: line.start).speaker_id
+
+    def score(s: int) -> float:
+        most_questions = asked[s] == max(asked.values()) and list(asked.values()).count(asked[s]) == 1
+        least_talk = talk[s] == min(talk.values())
+        return (EVIDENCE_WEIGHTS["questions"] * most_questions + EVIDENCE_WEIGHTS["talks_less"] * least_talk
+                + EVIDENCE_WEIGHTS["opens"] * (s == opener))
+
+    coach = max(speakers, key=lambda s: (score(s), asked[s], -talk[s]))
+    client = max((s for s in speakers if s != coach), key=lambda s: talk[s])
+    agree = score(coach)
+    others = [s for s in speakers if s != coach]
+    disagree = 0.0
+    if asked[coach] < max(asked[s] for s in others):
+        disagree += EVIDENCE_WEIGHTS["questions"]
+    if talk[coach] > min(talk[s] for s in others):
+        disagree += EVIDENCE_WEIGHTS["talks_less"]
+    if opener != coach:
+        disagree += EVIDENCE_WEIGHTS["opens"]
+    confidence = round(max(0.0, min(1.0, 0.5 + 0.5 * (agree - disagree))), 2)
+    roles[str(coach)].update(role="coach", confidence=confidence)
+    roles[str(client)].update(role="client", confidence=confidence)
+    return roles
+
+
+def label(role: str, speaker_id: int, language: str) -> str:
+    """Coach / Client (教練 / 客戶 for Chinese sessions); an unassigned speaker is `Speaker N`."""
+    names = LABELS["zh" if language.lower().startswith(("zh", "cmn", "yue")) else "en"]
+    return names.get(role, f"Speaker {speaker_id}")
+
+
+def turns(lines: Sequence[Line]) -> list[list[Line]]:
+    """Runs of consecutive lines with the same speaker and role."""
+    runs: list[list[Line]] = []
+    for line in lines:
+        if runs and (runs[-1][-1].speaker_id, runs[-1][-1].role) == (line.speaker_id, line.role):
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+    return runs
+
+
+def statistics(lines: Sequence[Line], duration: float | None) -> dict[str, Any]:
+    """Talk time and share, turns and questions per role; longest monologue; average client turn;
+    total silence (time no segment covers)."""
+    total = duration if duration is not None else max((line.end for line in lines), default=0.0)
+    runs = turns(lines)
+    spoken = sum(line.end - line.start for line in lines)
+    per_role: dict[str, dict[str, Any]] = {}
+    for role in ROLES:
+        mine = [line for line in lines if line.role == role]
+        if not mine and role == "unknown":
+            continue
+        seconds = sum(line.end - line.start for line in mine)
+        per_role[role] = {"talk_seconds": round(seconds, 2),
+                          "talk_share": round(seconds / spoken, 4) if spoken else 0.0,
+                          "turns": sum(1 for run in runs if run[0].role == role),
+                          "questions": sum(questions_in(line.text) for line in mine),
+                          "words": sum(len(line.text.split()) for line in mine)}
+    longest = max(runs, key=lambda run: run[-1].end - run[0].start, default=None)
+    client_runs = [run[-1].end - run[0].start for run in runs if run[0].role == "client"]
+    covered, cursor = 0.0, 0.0
+    for line in sorted(lines, key=lambda item: item.start):
+        start, end = max(line.start, cursor), max(line.end, cursor)
+        covered += end - start
+        cursor = end
+    return {
+        "duration_seconds": round(total, 2),
+        "roles": per_role,
+        "turns": len(runs),
+        "longest_monologue": None if longest is None else {
+            "role": longest[0].role, "speaker_id": longest[0].speaker_id,
+            "start_seconds": round(longest[0].start, 2),
+            "seconds": round(longest[-1].end - longest[0].start, 2)},
+        "average_client_turn_seconds": round(sum(client_runs) / len(client_runs), 2) if client_runs else None,
+        "silence_seconds": round(max(0.0, total - covered), 2),
+    }

@@ -1,0 +1,313 @@
+"""A completed session's transcript: effective roles, exports, edits, statistics and imports."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
+from coaching_assistant.services import roles
+from coaching_assistant.services.sessions import InvalidState, NotFound
+
+FORMATS = {"json": "application/json", "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
+           "txt": "text/plain; charset=utf-8",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MAX_SEGMENT_CHARS = 10_000
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class BadRequest(CoachingError):
+    status_code = 422
+
+
+def _ready(session: CoachingSession) -> list[TranscriptSegment]:
+    if session.status != SessionStatus.COMPLETED:
+        raise InvalidState(f"The transcript is not ready: the session is '{session.status}'.",
+                           code="transcript_not_ready")
+    if not session.segments:
+        raise NotFound("This session's transcript has no segments.", code="no_segments")
+    return list(session.segments)
+
+
+def speaker_role(session: CoachingSession, speaker_id: int) -> str:
+    entry = (session.speaker_roles or {}).get(str(speaker_id)) or {}
+    return entry.get("role") or "unknown"
+
+
+def effective_role(session: CoachingSession, segment: TranscriptSegment) -> str:
+    return segment.role or speaker_role(session, segment.speaker_id)
+
+
+def lines_of(session: CoachingSession) -> list[roles.Line]:
+    return [roles.Line(s.speaker_id, s.start_seconds, s.end_seconds, s.content, effective_role(session, s))
+            for s in session.segments]
+
+
+def statistics(session: CoachingSession) -> dict[str, Any]:
+    _ready(session)
+    return roles.statistics(lines_of(session), session.duration_seconds)
+
+
+def transcript_json(session: CoachingSession) -> dict[str, Any]:
+    segments = _ready(session)
+    return {
+        "session_id": session.id,
+        "title": session.title,
+        "language": session.language,
+        "duration_seconds": session.duration_seconds,
+        "speaker_roles": {speaker: _role_out(session, speaker, entry) for speaker, entry
+                          in sorted((session.speaker_roles or {}).items(), key=lambda item: int(item[0]))},
+        "segments": [
+            {"id": s.id, "speaker_id": s.speaker_id, "role": effective_role(session, s),
+             "role_override": s.role, "start_seconds": s.start_seconds, "end_seconds": s.end_seconds,
+             "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or []}
+            for s in segments
+        ],
+        "statistics": roles.statistics(lines_of(session), session.duration_seconds),
+    }
+
+
+def _role_out(session: CoachingSession, speaker: str, entry: dict[str, Any]) -> dict[str, Any]:
+    role = entry.get("role", "unknown")
+    return {"role": role, "confidence": entry.get("confidence"), "source": entry.get("source", "auto"),
+            "label": roles.label(role, int(speaker), session.language)}
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
+    return roles.label(effective_role(session, segment), segment.speaker_id, session.language)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(session: CoachingSession, fmt: str) -> bytes:
+    """The transcript as `fmt` (vtt, srt, txt or xlsx; json is transcript_json)."""
+    segments = _ready(session)
+    if fmt == "vtt":
+        cues = [f"{_clock(s.start_seconds, '.')} --> {_clock(s.end_seconds, '.')}\n"
+                f"<v {_label(session, s)}>{_escape_vtt(_one_line(s.content))}" for s in segments]
+        return ("WEBVTT\n\n" + "\n\n".join(cues) + "\n").encode()
+    if fmt == "srt":
+        cues = [f"{i}\n{_clock(s.start_seconds, ',')} --> {_clock(s.end_seconds, ',')}\n"
+                f"{_label(session, s)}: {_one_line(s.content)}" for i, s in enumerate(segments, 1)]
+        return ("\n\n".join(cues) + "\n").encode()
+    if fmt == "txt":
+        blocks: list[str] = []
+        current = None
+        for s in segments:
+            name = _label(session, s)
+            if name != current:
+                blocks.append(f"\n{name} [{_clock(s.start_seconds, '.')[:8]}]\n" if blocks else
+                              f"{name} [{_clock(s.start_seconds, '.')[:8]}]\n")
+                current = name
+            blocks.append(_one_line(s.content) + "\n")
+        return "".join(blocks).encode()
+    if fmt == "xlsx":
+        return _xlsx(session, segments)
+    raise BadRequest(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.", code="unsupported_format")
+
+
+def _escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xlsx(session: CoachingSession, segments: list[TranscriptSegment]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Transcript"
+    sheet.append(["Start", "End", "Role", "Speaker", "Text"])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for s in segments:
+        sheet.append([_clock(s.start_seconds, ".")[:-4], _clock(s.end_seconds, ".")[:-4], _label(session, s),
+                      s.speaker_id, _one_line(s.content)])
+    sheet.column_dimensions["C"].width = 12
+    sheet.column_dimensions["E"].width = 100
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def content_disposition(title: str, fmt: str) -> str:
+    """attachment; an ASCII fallback name and the real one as RFC 5987 UTF-8 (CJK titles work)."""
+    name = re.sub(r'[\x00-\x1f\x7f/\\"]+', " ", title).strip() or "transcript"
+    fallback = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" _") or "transcript"
+    return f"attachment; filename=\"{fallback}.{fmt}\"; filename*=UTF-8''{quote(f'{name}.{fmt}', safe='')}"
+
+
+def _role(value: object, where: str) -> str:
+    role = str(value).strip().lower() if isinstance(value, str) else ""
+    if role not in roles.ROLES:
+        raise BadRequest(f"{where}: {value!r} is not a role; use coach, client or unknown.", code="invalid_role")
+    return role
+
+
+def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[str, str]) -> None:
+    segments = _ready(session)
+    speakers = {str(s.speaker_id) for s in segments}
+    if not assignments:
+        raise BadRequest("speaker_roles is empty.", code="invalid_role")
+    current = dict(session.speaker_roles or {})
+    for speaker, value in assignments.items():
+        if speaker not in speakers:
+            raise BadRequest(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
+                             f"{', '.join(sorted(speakers, key=int))}).", code="unknown_speaker")
+        current[speaker] = {**current.get(speaker, {}), "role": _role(value, f"speaker {speaker}"),
+                            "confidence": 1.0, "source": "user"}
+    session.speaker_roles = current
+    db.commit()
+
+
+def _segments_by_id(session: CoachingSession, ids: list[str]) -> dict[str, TranscriptSegment]:
+    by_id = {str(s.id): s for s in _ready(session)}
+    if not ids:
+        raise BadRequest("No segment given.", code="invalid_segment")
+    for segment_id in ids:
+        try:
+            key = str(uuid.UUID(segment_id))
+        except ValueError:
+            raise BadRequest(f"{segment_id!r} is not a segment id.", code="invalid_segment") from None
+        if key not in by_id:
+            raise BadRequest(f"Segment {segment_id} is not in this transcript.", code="unknown_segment")
+    return {segment_id: by_id[str(uuid.UUID(segment_id))] for segment_id in ids}
+
+
+def set_segment_roles(db: Session, session: CoachingSession, assignments: dict[str, str | None]) -> None:
+    """A role per segment; null removes the override (the speaker's role applies again)."""
+    targets = _segments_by_id(session, list(assignments))
+    updates = {key: (None if value is None else _role(value, f"segment {key}")) for key, value in assignments.items()}
+    for key, role in updates.items():
+        targets[key].role = role
+    db.commit()
+
+
+def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, str]) -> None:
+    """New text per segment; the replaced text goes to the segment's history."""
+    targets = _segments_by_id(session, list(edits))
+    for key, text in edits.items():
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest(f"Segment {key}: the text must not be empty.", code="invalid_content")
+        if len(text) > MAX_SEGMENT_CHARS:
+            raise BadRequest(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
+                             code="invalid_content")
+    now = datetime.now(UTC).isoformat()
+    for key, text in edits.items():
+        segment = targets[key]
+        if text.strip() == segment.content:
+            continue
+        segment.history = [*(segment.history or []), {"content": segment.content, "replaced_at": now}]
+        segment.content = text.strip()
+    db.commit()
+
+
+# ---- import of an existing VTT or SRT transcript -------------------------------------------
+
+_NAMES = {"coach": "coach", "教練": "coach", "教练": "coach", "client": "client", "客戶": "client",
+          "客户": "client", "coachee": "client"}
+_PREFIX = re.compile(r"^\s*([^:：<>\n]{1,40})[:：]\s*(.+)$", re.S)
+_VOICE = re.compile(r"^\s*<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?\s*$", re.S)
+
+
+def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str | None, str]]:
+    """(start, end, speaker name or None, text) per cue of a VTT or SRT file."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest("The transcript file is not UTF-8 text.", code="invalid_transcript") from None
+    if not text.strip():
+        raise BadRequest("The transcript file is empty.", code="invalid_transcript")
+    cues: list[tuple[float, float, str | None, str]] = []
+    if text.lstrip().startswith("WEBVTT"):
+        import webvtt
+        from webvtt.errors import MalformedFileError
+
+        try:
+            parsed = webvtt.from_buffer(io.StringIO(text), format="vtt")
+        except MalformedFileError as exc:
+            raise BadRequest(f"Not a valid WebVTT file: {exc}", code="invalid_transcript") from None
+        for cue in parsed.captions:
+            speaker, body = _speaker_of(cue.raw_text)
+            cues.append((cue.start_time.in_milliseconds() / 1000, cue.end_time.in_milliseconds() / 1000,
+                         speaker, body))
+    else:
+        import srt
+
+        try:
+            subtitles = list(srt.parse(text, ignore_errors=False))
+        except (srt.SRTParseError, ValueError) as exc:
+            raise BadRequest(f"Not a valid SRT or WebVTT file ({filename}): {exc}", code="invalid_transcript") from None
+        for sub in subtitles:
+            speaker, body = _speaker_of(sub.content)
+            cues.append((sub.start.total_seconds(), sub.end.total_seconds(), speaker, body))
+    cues = [cue for cue in cues if cue[3]]
+    if not cues:
+        raise BadRequest("The transcript file has no cues with text.", code="invalid_transcript")
+    for start, end, _, _ in cues:
+        if end < start:
+            raise BadRequest(f"A cue ends before it starts ({_clock(start, '.')} --> {_clock(end, '.')}).",
+                             code="invalid_transcript")
+    return cues
+
+
+def _speaker_of(raw: str) -> tuple[str | None, str]:
+    raw = raw.strip()
+    voice = _VOICE.match(raw)
+    if voice:
+        return voice.group(1).strip(), _one_line(re.sub(r"<[^>]+>", "", voice.group(2)))
+    prefix = _PREFIX.match(raw)
+    if prefix and not prefix.group(1).strip().isdigit():
+        return prefix.group(1).strip(), _one_line(prefix.group(2))
+    return None, _one_line(re.sub(r"<[^>]+>", "", raw))
+
+
+def import_transcript(db: Session, session: CoachingSession, data: bytes, filename: str) -> None:
+    """Make a waiting session (no audio yet) a completed one from an existing transcript."""
+    if session.status != SessionStatus.UPLOADING:
+        raise InvalidState(f"Only a session waiting for its audio can take an imported transcript; this one "
+                           f"is '{session.status}'.", code="invalid_session_status")
+    cues = parse_transcript(data, filename)
+    speaker_ids: dict[str, int] = {}
+    speaker_roles: dict[str, dict[str, Any]] = {}
+    for _, _, name, _ in cues:
+        key = (name or "").strip().lower()
+        if key not in speaker_ids:
+            speaker_ids[key] = len(speaker_ids) + 1
+            role = _NAMES.get(key) or _NAMES.get((name or "").strip()) or "unknown"
+            speaker_roles[str(speaker_ids[key])] = {"role": role, "confidence": 1.0 if role != "unknown" else None,
+                                                    "source": "import", "name": name}
+    now = datetime.now(UTC)
+    session.segments = [
+        TranscriptSegment(position=i, speaker_id=speaker_ids[(name or "").strip().lower()], start_seconds=start,
+                          end_seconds=end, content=text, confidence=None, words=[], history=[])
+        for i, (start, end, name, text) in enumerate(cues)]
+    session.speaker_roles = speaker_roles
+    session.status = SessionStatus.COMPLETED
+    session.segments_count = len(cues)
+    session.duration_seconds = round(max(end for _, end, _, _ in cues), 3)
+    session.audio_filename = _display(filename)
+    session.completed_at = session.updated_at = now  # no started_at: nothing was transcribed (not measured)
+    db.commit()
+
+
+def _display(filename: str) -> str:
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable())[:255] or "transcript"
