@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from pathlib import Path
 
 import jiwer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CONVERSATION = FIXTURES / "coaching_conversation.mp3"
+CONVERSATION = FIXTURES / "coaching_conversation.mp3"  # a male coach, a female client
+TWO_MEN = FIXTURES / "coaching_two_men.mp3"  # two male voices
 
 
 def normalize(text: str) -> str:
@@ -19,8 +22,36 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
 
 
-def reference_text() -> str:
-    return (FIXTURES / "coaching_conversation.txt").read_text()
+def reference_text(fixture: Path = CONVERSATION) -> str:
+    return fixture.with_suffix(".txt").read_text()
+
+
+def turns_of(fixture: Path) -> list[dict]:
+    """The fixture's turns: speaker (coach/client), text, start and end seconds."""
+    return json.loads(fixture.with_suffix(".json").read_text())["turns"]
+
+
+def true_speaker(turns: list[dict], seconds: float) -> str:
+    """Who spoke at this moment: the turn containing it, else the nearest turn."""
+    def distance(turn: dict) -> float:
+        return 0.0 if turn["start"] <= seconds <= turn["end"] else min(abs(seconds - turn["start"]),
+                                                                        abs(seconds - turn["end"]))
+    return min(turns, key=distance)["speaker"]
+
+
+def speaker_accuracy(segments: list, turns: list[dict]) -> tuple[float, int, dict[int, str]]:
+    """Share of words whose speaker is right, under the best matching of speaker ids to the
+    fixture's speakers; also the word count and that matching."""
+    pairs = [(true_speaker(turns, (w.start + w.end) / 2), s.speaker_id) for s in segments for w in s.words]
+    truth = sorted({t for t, _ in pairs})
+    found = sorted({p for _, p in pairs})
+    best, matching = -1, {}
+    for chosen in itertools.permutations(truth, min(len(truth), len(found))):
+        candidate = dict(zip(found, chosen, strict=False))
+        right = sum(candidate.get(p) == t for t, p in pairs)
+        if right > best:
+            best, matching = right, candidate
+    return best / len(pairs), len(pairs), matching
 
 
 def wav_bytes(seconds: float = 2.0, rate: int = 16000, silent: bool = False) -> bytes:

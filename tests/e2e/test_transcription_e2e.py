@@ -48,12 +48,13 @@ def test_upload_progress_and_accurate_transcript(stack):
             queued = client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("talk.mp3", handle)})
         assert queued.status_code == 202, queued.text
         task_id = queued.json()["task_id"]
-        samples, states = [], set()
+        samples, states, messages = [], set(), set()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             status = client.get(f"/api/v1/sessions/{sid}/status").json()
             samples.append(status["progress"])
             states.add(status["task_state"])
+            messages.add(status["message"])
             if status["status"] in ("completed", "failed"):
                 break
             time.sleep(0.05)
@@ -71,6 +72,11 @@ def test_upload_progress_and_accurate_transcript(stack):
     hypothesis = " ".join(s["content"] for s in transcript["segments"])
     assert word_error_rate(reference_text(), hypothesis) <= 0.10, hypothesis
     assert all(s["words"] for s in transcript["segments"])
+    # The worker separated the two voices and named the coach (asks the questions, opens).
+    assert {s["speaker_id"] for s in transcript["segments"]} == {1, 2}
+    assert transcript["speaker_roles"]["1"]["role"] == "coach"
+    assert transcript["speaker_roles"]["2"]["role"] == "client"
+    assert "Separating speakers" in messages
     output = worker.output()
     assert f"Starting transcription for session {sid} (task {task_id}," in output
     assert f"Transcription completed for session {sid} (task {task_id}," in output

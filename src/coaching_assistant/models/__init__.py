@@ -89,7 +89,7 @@ class CoachingSession(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     # Speakers to separate: None estimates the number ("auto").
-    num_speakers: Mapped[int | None] = mapped_column(Integer, default=2)
+    num_speakers: Mapped[int | None] = mapped_column(Integer)  # set by create_session (default 2)
     # {"1": {"role": "coach", "confidence": 0.9, "source": "auto" | "user"}, …}
     speaker_roles: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

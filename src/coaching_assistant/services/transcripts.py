@@ -224,6 +224,7 @@ def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, 
 _NAMES = {"coach": "coach", "教練": "coach", "教练": "coach", "client": "client", "客戶": "client",
           "客户": "client", "coachee": "client"}
 _PREFIX = re.compile(r"^\s*([^:：<>\n]{1,40})[:：]\s*(.+)$", re.S)
+_TIMING = re.compile(r"^\s*(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s.*)?$")
 _VOICE = re.compile(r"^\s*<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?\s*$", re.S)
 
 
@@ -235,6 +236,10 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
         raise BadRequest("The transcript file is not UTF-8 text.", code="invalid_transcript") from None
     if not text.strip():
         raise BadRequest("The transcript file is empty.", code="invalid_transcript")
+    for number, line in enumerate(text.splitlines(), 1):
+        if "-->" in line and not _TIMING.match(line):
+            raise BadRequest(f"Line {number}: cannot read the cue timing {line.strip()[:80]!r} "
+                             "(expected 00:00:01.000 --> 00:00:02.000).", code="invalid_transcript")
     cues: list[tuple[float, float, str | None, str]] = []
     if text.lstrip().startswith("WEBVTT"):
         import webvtt

@@ -15,8 +15,10 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("session") as batch_op:
-        batch_op.add_column(sa.Column("num_speakers", sa.Integer(), nullable=True, server_default="2"))
+        # NULL means "estimate the number"; sessions that exist already keep the old default of two.
+        batch_op.add_column(sa.Column("num_speakers", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("speaker_roles", sa.JSON(), nullable=False, server_default="{}"))
+    op.execute("UPDATE session SET num_speakers = 2")
     with op.batch_alter_table("transcript_segment") as batch_op:
         batch_op.add_column(sa.Column("role", sa.String(16), nullable=True))
         batch_op.add_column(sa.Column("history", sa.JSON(), nullable=False, server_default="[]"))

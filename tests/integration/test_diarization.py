@@ -1,0 +1,85 @@
+"""Speaker diarization with the real engine on both fixtures: who said each word, and their roles."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+import numpy as np
+import pytest
+
+from coaching_assistant.core.config import Settings
+from coaching_assistant.diarization import diarize, embed_windows, estimate_speakers, get_encoder
+from coaching_assistant.diarization.encoder import PARTIAL_FRAMES, default_weights_path, mel_spectrogram
+from coaching_assistant.services import audio, roles
+from coaching_assistant.stt.whisper import WhisperProvider
+from tests.helpers import CONVERSATION, TWO_MEN, speaker_accuracy, turns_of
+
+FIXTURES = {"male and female": CONVERSATION, "two male voices": TWO_MEN}
+
+
+@cache
+def transcribed(fixture):
+    samples = audio.decode(fixture, max_seconds=600)
+    provider = WhisperProvider(Settings(stt_provider="whisper"))
+    return samples, provider.transcribe(samples, language="en", on_progress=lambda seconds: None)
+
+
+def test_encoder_reads_the_shipped_weights_without_torch():
+    encoder = get_encoder(None)
+    assert "torch" not in sys.modules and "librosa" not in sys.modules
+    assert default_weights_path().name == "pretrained.pt"
+    assert len(encoder.layers) == 3 and encoder.linear_weight.shape == (256, 256)
+    samples, _ = transcribed(CONVERSATION)
+    mel = mel_spectrogram(samples[:16000 * 3])
+    assert mel.shape == (301, 40) and (mel >= 0).all()
+    embeddings = encoder.embed(np.stack([mel[:PARTIAL_FRAMES], mel[100:100 + PARTIAL_FRAMES]]))
+    assert embeddings.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(FIXTURES))
+@pytest.mark.parametrize("num_speakers", [2, None], ids=["two", "auto"])
+def test_words_go_to_the_right_speaker(name, num_speakers):
+    samples, segments = transcribed(FIXTURES[name])
+    shares: list[float] = []
+    diarized = diarize(samples, segments, num_speakers=num_speakers, on_progress=shares.append)
+    accuracy, words, matching = speaker_accuracy(diarized, turns_of(FIXTURES[name]))
+    print(f"{name}, num_speakers={num_speakers}: {accuracy:.1%} of {words} words")
+    assert accuracy >= 0.95
+    assert {s.speaker_id for s in diarized} == {1, 2}
+    assert diarized[0].speaker_id == 1  # numbered in order of appearance
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    # Segments are split at speaker changes, never merged: every word is kept, in order.
+    assert len(diarized) >= len(segments)
+    assert [w for s in diarized for w in s.words] == [w for s in segments for w in s.words]
+
+@pytest.mark.parametrize("name", list(FIXTURES))
+def test_roles_are_guessed_right(name):
+    samples, segments = transcribed(FIXTURES[name])
+    diarized = diarize(samples, segments, num_speakers=2)
+    _, _, matching = speaker_accuracy(diarized, turns_of(FIXTURES[name]))
+    guessed = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in diarized])
+    for speaker_id, truth in matching.items():
+        assert guessed[str(speaker_id)]["role"] == truth
+        assert guessed[str(speaker_id)]["confidence"] >= 0.8
+        assert guessed[str(speaker_id)]["source"] == "auto"
+
+
+def test_one_voice_is_one_speaker_when_estimated():
+    samples, segments = transcribed(CONVERSATION)
+    encoder = get_encoder(None)
+    times, embeddings = embed_windows(encoder, samples, lambda share: None)
+    coach = turns_of(CONVERSATION)
+    coach_only = [i for i, t in enumerate(times)
+                  if any(turn["speaker"] == "coach" and turn["start"] <= t <= turn["end"] for turn in coach)]
+    assert estimate_speakers(embeddings[coach_only]) == 1
+    assert estimate_speakers(embeddings) == 2
+
+
+def test_silence_and_no_segments_need_no_speakers():
+    silence = np.zeros(16000 * 3, dtype=np.float32)
+    assert diarize(silence, [], num_speakers=2) == []
+    _, segments = transcribed(CONVERSATION)
+    one = diarize(silence, segments[:1], num_speakers=2)
+    assert [s.speaker_id for s in one] == [1]
