@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import base_env, make_user
+from tests.conftest import BIN, base_env, make_user
 from tests.e2e.conftest import start_api, start_worker
 from tests.helpers import CONVERSATION
 
@@ -154,3 +154,14 @@ def test_flow_script_runs_a_pending_session_whose_message_was_lost(tmp_path, pri
     row = session_row(sid)
     assert row.status == "completed" and row.attempts == 1
     assert again.returncode == 1 and "is 'completed', not pending" in again.stderr
+
+
+def test_diarization_benchmark_prints_its_table():
+    result = subprocess.run([str(BIN / "python"), "bench/diarization_accuracy.py", "--runs", "1"], cwd=ROOT,
+                            env=base_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| male") or line.startswith("| two")]
+    assert len(rows) == 4
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert float(cells[3].rstrip("%")) >= 95.0 and cells[4] == "2" and cells[5] == "yes", row
