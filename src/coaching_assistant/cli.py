@@ -223,7 +223,7 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--server", default=lambda: os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"),
               show_default="http://127.0.0.1:8000")
-@click.option("--format", "fmt", type=click.Choice(["txt", "json"]), default="txt", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "json", "vtt", "srt"]), default="txt", show_default=True)
 @click.option("--api-key", envvar="COACHING_API_KEY",
               help="API key (default: COACHING_API_KEY, else a local CLI user in ./data)")
 @click.option("--language", default="en-US", show_default=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import httpx
 import psutil
 import pytest
 import redis
+import webvtt
 
 from tests.conftest import BIN, base_env, free_port
 from tests.e2e.conftest import Process, RedisServer, start_api, start_worker
@@ -58,13 +60,17 @@ def test_run_starts_everything_on_embedded_defaults_and_ctrl_c_stops_it(tmp_path
 
         result = cli("transcribe", str(CONVERSATION), "--server", url, "--api-key", key, env=env)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines()[0] == "segment 1"
+        assert result.stdout.splitlines()[:2] == ["Speaker 1 [00:00:00]", "segment 1"]
         assert "100%" in result.stderr  # the progress bar ran to the end
 
         # without a key: a local CLI user in the same database
         as_json = cli("transcribe", str(CONVERSATION), "--server", url, "--format", "json", env=env)
         assert as_json.returncode == 0, as_json.stderr
         assert '"segments"' in as_json.stdout
+        as_vtt = cli("transcribe", str(CONVERSATION), "--server", url, "--format", "vtt", env=env)
+        assert as_vtt.returncode == 0, as_vtt.stderr
+        captions = webvtt.from_buffer(io.StringIO(as_vtt.stdout), format="vtt").captions
+        assert captions[0].voice == "Speaker 1" and captions[0].text == "segment 1"
     finally:
         launcher.popen.send_signal(signal.SIGINT)
         code = launcher.popen.wait(timeout=60)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.diarization import diarize, embed_windows, estimate_speakers, get_encoder
+from coaching_assistant.diarization import cluster, diarize, embed_windows, estimate_speakers, get_encoder
 from coaching_assistant.diarization.encoder import PARTIAL_FRAMES, default_weights_path, mel_spectrogram
 from coaching_assistant.services import audio, roles
 from coaching_assistant.stt.whisper import WhisperProvider
@@ -83,3 +83,14 @@ def test_silence_and_no_segments_need_no_speakers():
     _, segments = transcribed(CONVERSATION)
     one = diarize(silence, segments[:1], num_speakers=2)
     assert [s.speaker_id for s in one] == [1]
+
+
+def test_long_recordings_are_clustered_on_a_sample():
+    """Past max_windows the clustering runs on evenly spaced windows, the rest join the nearest voice."""
+    samples, _ = transcribed(TWO_MEN)
+    times, embeddings = embed_windows(get_encoder(None), samples, lambda share: None)
+    full = cluster(embeddings, 2)
+    sampled = cluster(embeddings, 2, max_windows=len(embeddings) // 3)
+    agreement = max(np.mean(full == sampled), np.mean(full == 1 - sampled))
+    assert agreement >= 0.95
+    assert set(cluster(embeddings, None, max_windows=len(embeddings) // 3)) == {0, 1}

@@ -2,7 +2,8 @@
 
 1.6 s windows every 0.25 s → keep the windows whose centre the VAD marks as speech → Resemblyzer
 speaker embeddings (numpy port, see encoder.py) → agglomerative clustering (average linkage,
-cosine distance) into the number of speakers given, or estimated → a majority vote over
+cosine distance; over-clustered, the largest clusters are the voices) into the number of
+speakers given, or estimated → a majority vote over
 neighbouring windows → each word takes the speaker of the nearest window → segments are split
 where the speaker changes or a long pause falls. (Spectral clustering was measured too: 90 %
 of words right on two male voices, against 99 % for average linkage.)
@@ -34,8 +35,10 @@ logger = logging.getLogger(__name__)
 STEP_SECONDS = 0.25
 WINDOW_SECONDS = PARTIAL_FRAMES * HOP / SAMPLE_RATE  # 1.6
 MAX_SPEAKERS = 8
+MAX_CLUSTER_WINDOWS = 3000  # about 12 minutes of speech; longer recordings are sampled (see cluster)
 AUTO_DISTANCE = 0.28  # measured on the fixtures: one voice's windows stay within it, two voices do not
 AUTO_MIN_SHARE = 0.10
+OVERCLUSTER = 3  # extra clusters for stray windows (see cluster)
 PAUSE_SECONDS = 1.5  # a longer silence between words starts a new segment
 BATCH = 64
 
@@ -102,13 +105,31 @@ def estimate_speakers(embeddings: np.ndarray) -> int:
     return int(np.clip((shares >= AUTO_MIN_SHARE).sum(), 1, MAX_SPEAKERS))
 
 
-def cluster(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
-    """Average-linkage agglomerative clustering on cosine distance; labels 0..k-1."""
+def cluster(embeddings: np.ndarray, num_speakers: int | None, max_windows: int = MAX_CLUSTER_WINDOWS) -> np.ndarray:
+    """Average-linkage agglomerative clustering on cosine distance; labels 0..k-1.
+
+    Linkage needs every pairwise distance (memory grows with the square of the windows), so a
+    long recording is clustered on `max_windows` evenly spaced windows and every window then
+    joins the cluster whose mean voice is closest."""
+    if len(embeddings) > max_windows:
+        sample = np.linspace(0, len(embeddings) - 1, max_windows).round().astype(int)
+        sampled = cluster(embeddings[sample], num_speakers, max_windows)
+        return _nearest(embeddings, [embeddings[sample][sampled == label] for label in np.unique(sampled)])
     k = num_speakers or estimate_speakers(embeddings)
     k = max(1, min(k, len(embeddings)))
     if k == 1:
         return np.zeros(len(embeddings), dtype=int)
-    return _agglomerate(embeddings, n_clusters=k)
+    # Over-cluster, keep the k largest clusters as the voices, and give every window to the
+    # nearest of them: a few odd windows (a cough, a laugh) can no longer take a whole cluster.
+    labels = _agglomerate(embeddings, n_clusters=min(len(embeddings), k + OVERCLUSTER))
+    voices = np.argsort(np.bincount(labels))[::-1][:k]
+    return _nearest(embeddings, [embeddings[labels == voice] for voice in voices])
+
+
+def _nearest(embeddings: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    centroids = np.stack([group.mean(axis=0) for group in groups])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-8)
+    return np.asarray((embeddings @ centroids.T).argmax(axis=1))
 
 
 def smooth(labels: np.ndarray, width: int = 5) -> np.ndarray:

@@ -129,15 +129,20 @@ def _mel_filters() -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
-    """(frames, N_MELS) mel power spectrogram, one frame per 10 ms (centred, zero-padded)."""
+def mel_spectrogram(samples: np.ndarray, block: int = 20_000) -> np.ndarray:
+    """(frames, N_MELS) mel power spectrogram, one frame per 10 ms (centred, zero-padded).
+    Computed `block` frames at a time, so an hour of audio never needs its whole spectrum."""
     padded = np.pad(samples.astype(np.float32), N_FFT // 2)
     count = 1 + (len(padded) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(padded, shape=(count, N_FFT),
                                              strides=(padded.strides[0] * HOP, padded.strides[0]))
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    return (power.astype(np.float32) @ _MEL_FILTERS.T).astype(np.float32)
+    mel = np.empty((count, N_MELS), np.float32)
+    for start in range(0, count, block):
+        spectrum = np.fft.rfft(frames[start:start + block] * window, axis=1)
+        power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+        mel[start:start + block] = power @ _MEL_FILTERS.T
+    return mel
 
 
 _MEL_FILTERS = _mel_filters()
