@@ -60,13 +60,18 @@ celery_app.conf.update(
 
 @worker_init.connect
 def _preload_engine(**_kwargs: object) -> None:
-    """Load the speech engine once per worker process, before the first task arrives."""
+    """Load the speech engine and the speaker encoder once per worker process, before the first
+    task arrives."""
+    from coaching_assistant.diarization import get_encoder
     from coaching_assistant.stt import get_provider
 
+    settings = get_settings()
     try:
-        get_provider(get_settings())
+        get_provider(settings)
+        if settings.diarization_enabled:
+            get_encoder(settings.diarization_weights_path)
     except Exception:  # a broken engine fails each task with a clear code; keep the worker up
-        logging.getLogger(__name__).exception("Could not preload the speech engine")
+        logging.getLogger(__name__).exception("Could not preload the speech engine or the speaker encoder")
 
 
 _sweeper = None
