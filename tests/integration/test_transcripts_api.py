@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from coaching_assistant.core.config import Settings
 from coaching_assistant.services import transcription
 from coaching_assistant.stt.base import Segment, Word
-from tests.helpers import wav_bytes
+from tests.helpers import CONVERSATION, turns_of, wav_bytes
 from tests.integration.test_pipeline import run, uploaded_session
 
 VTT = """WEBVTT
@@ -128,7 +128,7 @@ def test_chinese_sessions_use_chinese_labels(client, user_headers):
     sid, body = imported(client, user_headers, text=text, language="zh-TW")
     assert [s["role"] for s in body["segments"]] == ["coach", "client", "unknown"]
     captions = webvtt.from_buffer(io.StringIO(export(client, user_headers, sid, "vtt").text), format="vtt").captions
-    assert [c.voice for c in captions] == ["教練", "客戶", "Speaker 3"]
+    assert [c.voice for c in captions] == ["教練", "客戶", "旁聽者"]  # an imported name without a role stays
     assert body["statistics"]["roles"]["coach"]["questions"] == 1  # a full-width question mark counts
     assert list(srt.parse(export(client, user_headers, sid, "srt").text))[1].content == "客戶: 我想談工作。"
 
@@ -252,6 +252,30 @@ def test_srt_imports_and_import_rules(client, user_headers):
     assert big.status_code == 413
 
 
+def test_names_colons_and_hostile_text_in_imports(client, user_headers):
+    text = ("1\n00:00:00,000 --> 00:00:01,000\nAt noon: we met.\n\n"
+            "2\n00:00:01,000 --> 00:00:02,000\nMy point is: yes.\n\n"
+            "3\n00:00:02,000 --> 00:00:03,000\nMaria: Hello.\n\n"
+            "4\n00:00:03,000 --> 00:00:04,000\nMaria: =HYPERLINK(\"http://evil.example\",\"x\")\x01\n\n"
+            "5\n00:00:04,000 --> 00:00:05,000\nCoach: Who is Maria?\n")
+    sid, body = imported(client, user_headers, text=text, name="t.srt")
+    segments = body["segments"]
+    assert [s["content"] for s in segments[:2]] == ["At noon: we met.", "My point is: yes."]
+    assert segments[0]["speaker_id"] == segments[1]["speaker_id"]  # one unnamed speaker, not two
+    assert segments[2]["speaker_id"] == segments[3]["speaker_id"] != segments[0]["speaker_id"]
+    assert segments[3]["content"] == '=HYPERLINK("http://evil.example","x")'  # control character dropped
+    assert segments[4]["role"] == "coach"
+    labels = [c.voice for c in webvtt.from_buffer(io.StringIO(export(client, user_headers, sid, "vtt").text),
+                                                  format="vtt").captions]
+    assert labels == ["Speaker 1", "Speaker 1", "Maria", "Maria", "Coach"]
+    sheet = load_workbook(io.BytesIO(export(client, user_headers, sid, "xlsx").content)).active
+    cell = sheet.cell(row=5, column=5)
+    assert cell.value == '=HYPERLINK("http://evil.example","x")' and cell.data_type == "s"  # text, not a formula
+    edit = client.patch(f"/api/v1/sessions/{sid}/segment-content",
+                        json={"segment_content": {segments[0]["id"]: "bad\u0000text"}}, headers=user_headers)
+    assert edit.status_code == 422 and edit.json()["code"] == "invalid_content"
+
+
 def test_other_users_get_404_on_every_transcript_endpoint(client, user_headers, other_headers):
     sid, body = imported(client, user_headers)
     segment = body["segments"][0]["id"]
@@ -331,3 +355,43 @@ def test_the_pipeline_separates_speakers_and_guesses_roles(client, user_headers,
     assert body["speaker_roles"]["1"]["source"] == "auto" and body["speaker_roles"]["1"]["confidence"] >= 0.8
     assert body["segments"][0]["role"] == "coach"
     assert body["statistics"]["roles"]["coach"]["questions"] >= 4
+
+
+class ChineseTurns:
+    """Simplified Chinese words at the fixture's real turn times, all in one segment: the
+    diarization has to split it, and the Taiwan conversion has to clean up after the split."""
+
+    name = "chinese-turns"
+
+    def transcribe(self, audio, *, language, on_progress):
+        words = []
+        for turn in turns_of(CONVERSATION):
+            step = (turn["end"] - turn["start"]) / 4
+            text = "说话" if turn["speaker"] == "coach" else "网络"
+            words += [Word(text, turn["start"] + i * step, turn["start"] + (i + 1) * step, 0.9) for i in range(4)]
+        on_progress(len(audio) / 16000)
+        return [Segment(words[0].start, words[-1].end, " ".join(w.word for w in words), 0.9, words)]
+
+
+def test_diarized_taiwan_sessions_have_no_spaces_between_characters(client, user_headers, settings, empty_queue):
+    sid = new_session(client, user_headers, language="zh-TW")
+    client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                headers=user_headers)
+    from coaching_assistant.core.database import new_session as db_session
+    from coaching_assistant.models import CoachingSession
+
+    with db_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task = row.audio_uri, row.transcription_job_id
+    diarizing = Settings(**{**settings.model_dump(), "diarization_enabled": True})
+    outcome = transcription.transcribe_session(settings=diarizing, session_id=sid, audio_uri=uri, language="zh-TW",
+                                               task_id=task, publish=lambda meta: None, provider=ChineseTurns())
+    assert outcome.status == "completed"
+    body = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()
+    assert len(body["segments"]) >= len(turns_of(CONVERSATION))  # split at every change of speaker
+    for segment in body["segments"]:
+        assert " " not in segment["content"] and set(segment["content"]) <= set("說話網路")
+    coach = {s["speaker_id"] for s in body["segments"] if "說話" in s["content"]}
+    assert coach == {1} and body["speaker_roles"]["1"]["role"] == "coach"
+    captions = webvtt.from_buffer(io.StringIO(export(client, user_headers, sid, "vtt").text), format="vtt").captions
+    assert {c.voice for c in captions} == {"教練", "客戶"}

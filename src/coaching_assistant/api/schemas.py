@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from coaching_assistant.services.languages import normalize_language
 
@@ -16,7 +16,7 @@ class SessionCreate(BaseModel):
 
     title: str = Field(min_length=1, max_length=255)
     language: str = Field("en-US", max_length=32, description="BCP-47 tag, e.g. en-US, zh-TW")
-    num_speakers: Annotated[int, Field(ge=1, le=8)] | Literal["auto"] = Field(
+    num_speakers: Annotated[StrictInt, Field(ge=1, le=8)] | Literal["auto"] = Field(
         2, description="speakers to separate (1–8), or \"auto\" to estimate")
 
     @field_validator("title")

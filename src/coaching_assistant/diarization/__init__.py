@@ -39,6 +39,7 @@ MAX_CLUSTER_WINDOWS = 3000  # about 12 minutes of speech; longer recordings are 
 AUTO_DISTANCE = 0.28  # measured on the fixtures: one voice's windows stay within it, two voices do not
 AUTO_MIN_SHARE = 0.10
 OVERCLUSTER = 3  # extra clusters for stray windows (see cluster)
+TARGET_DBFS = -30.0  # Resemblyzer's loudness target
 PAUSE_SECONDS = 1.5  # a longer silence between words starts a new segment
 BATCH = 64
 
@@ -60,21 +61,36 @@ def get_encoder(weights_path: str | None) -> SpeakerEncoder:
         return _encoders[path]
 
 
-def speech_mask(samples: np.ndarray) -> np.ndarray:
-    """Per 10 ms frame: is it speech (Silero VAD from the faster-whisper wheel)."""
+def speech_mask(samples: np.ndarray, chunk_seconds: int = 600) -> np.ndarray:
+    """Per 10 ms frame: is it speech (Silero VAD from the faster-whisper wheel), ten minutes
+    at a time so a long recording is never copied whole."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    frames = len(samples) // HOP + 1
-    mask = np.zeros(frames, dtype=bool)
-    for span in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)):
-        mask[span["start"] // HOP:span["end"] // HOP + 1] = True
+    options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)
+    mask = np.zeros(len(samples) // HOP + 1, dtype=bool)
+    chunk = chunk_seconds * SAMPLE_RATE
+    for offset in range(0, len(samples), chunk):
+        for span in get_speech_timestamps(samples[offset:offset + chunk], options):
+            mask[(offset + span["start"]) // HOP:(offset + span["end"]) // HOP + 1] = True
     return mask
+
+
+def louder(samples: np.ndarray, speech: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
+    """Raise quiet speech to `target_dbfs` (never lower it), as Resemblyzer's preprocessing does:
+    the encoder was trained on normalised audio and quiet recordings otherwise blur together."""
+    spoken = np.repeat(speech, HOP)[:len(samples)]
+    voiced = samples[spoken[:len(samples)]] if spoken.any() else samples
+    rms = float(np.sqrt(np.mean(np.square(voiced, dtype=np.float64)))) if len(voiced) else 0.0
+    if rms <= 1e-6:
+        return samples
+    gain = 10 ** ((target_dbfs - 20 * np.log10(rms)) / 20)
+    return (samples * np.float32(gain)).astype(np.float32, copy=False) if gain > 1 else samples
 
 
 def embed_windows(encoder: SpeakerEncoder, samples: np.ndarray, on_progress: Progress) -> tuple[np.ndarray, np.ndarray]:
     """Centres (seconds) and embeddings of the speech windows."""
-    mel = mel_spectrogram(samples)
     speech = speech_mask(samples)
+    mel = mel_spectrogram(louder(samples, speech))
     step = round(STEP_SECONDS * SAMPLE_RATE / HOP)
     half = PARTIAL_FRAMES // 2
     padded = np.pad(mel, ((half, PARTIAL_FRAMES), (0, 0)))
@@ -85,7 +101,9 @@ def embed_windows(encoder: SpeakerEncoder, samples: np.ndarray, on_progress: Pro
         embeddings.append(encoder.embed(np.stack([padded[c:c + PARTIAL_FRAMES] for c in batch])))
         on_progress(min(1.0, (start + len(batch)) / max(1, len(centres))) * 0.9)
     times = np.array(centres, dtype=np.float64) * HOP / SAMPLE_RATE
-    return times, (np.concatenate(embeddings) if embeddings else np.zeros((0, 256), np.float32))
+    vectors = np.concatenate(embeddings) if embeddings else np.zeros((0, 256), np.float32)
+    usable = np.linalg.norm(vectors, axis=1) > 0.5  # unit vectors; an all-zero output has no direction
+    return times[usable], vectors[usable]
 
 
 def _agglomerate(embeddings: np.ndarray, **kwargs: object) -> np.ndarray:

@@ -57,8 +57,15 @@ def _rebuild_tensor(storage: _StorageRef, offset: int, shape: tuple[int, ...], s
     return _TensorRef(storage, offset, tuple(shape), tuple(stride))
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """For the header pickles and the storage-key list: plain data, no globals at all."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"unexpected object in the weights file: {module}.{name}")
+
+
 class _LegacyUnpickler(pickle.Unpickler):
-    """Resolves only what a state dict needs; anything else in the file is refused."""
+    """The state dict: an OrderedDict of tensors. Anything else in the file is refused."""
 
     def __init__(self, handle: BinaryIO):
         super().__init__(handle)
@@ -74,31 +81,43 @@ class _LegacyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected object in the weights file: {module}.{name}")
 
     def persistent_load(self, pid: Any) -> _StorageRef:
-        kind, storage_type, key, *_rest = pid
-        if kind != "storage" or storage_type not in _DTYPES:
+        if not isinstance(pid, tuple) or len(pid) < 3 or pid[0] != "storage" or pid[1] not in _DTYPES:
             raise pickle.UnpicklingError(f"unexpected storage in the weights file: {pid!r}")
-        ref = self.storages.setdefault(str(key), _StorageRef(str(key), _DTYPES[storage_type]))
-        return ref
+        key = str(pid[2])
+        return self.storages.setdefault(key, _StorageRef(key, _DTYPES[pid[1]]))
 
 
 def load_state_dict(path: Path) -> dict[str, np.ndarray]:
-    """The tensors of a legacy-format torch checkpoint as numpy arrays, by name."""
+    """The tensors of a legacy-format torch checkpoint as numpy arrays, by name. Only plain data,
+    an OrderedDict and tensor records are accepted, and every tensor must lie inside its storage."""
     with path.open("rb") as handle:
         for _header in range(3):  # magic number, protocol version, system info
-            pickle.load(handle)  # noqa: S301 - plain ints and a dict of ints
+            _PlainUnpickler(handle).load()
         unpickler = _LegacyUnpickler(handle)
         checkpoint = unpickler.load()
-        keys = pickle.load(handle)  # noqa: S301 - a list of strings
+        keys = _PlainUnpickler(handle).load()
+        if not isinstance(checkpoint, dict) or not isinstance(keys, list):
+            raise ValueError(f"{path} is not a legacy torch checkpoint")
         data = {}
         for key in keys:
+            if str(key) not in unpickler.storages:
+                raise ValueError(f"{path}: storage {key!r} is not used by any tensor")
             dtype = np.dtype(unpickler.storages[str(key)].dtype)
             count = int.from_bytes(handle.read(8), "little")
-            data[str(key)] = np.frombuffer(handle.read(count * dtype.itemsize), dtype=dtype)
+            raw = handle.read(count * dtype.itemsize)
+            if len(raw) != count * dtype.itemsize:
+                raise ValueError(f"{path} is truncated (storage {key!r})")
+            data[str(key)] = np.frombuffer(raw, dtype=dtype)
     state = checkpoint.get("model_state", checkpoint)
     result = {}
     for name, ref in state.items():
         if isinstance(ref, _TensorRef):
-            flat = data[ref.storage.key]
+            flat = data.get(ref.storage.key)
+            if flat is None or ref.offset < 0 or any(n < 0 for n in ref.shape) or any(s < 0 for s in ref.stride):
+                raise ValueError(f"{path}: tensor {name!r} has a bad layout")
+            if all(ref.shape) and ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride, strict=True)) \
+                    >= len(flat):
+                raise ValueError(f"{path}: tensor {name!r} reaches past its storage")
             result[name] = np.lib.stride_tricks.as_strided(
                 flat[ref.offset:], shape=ref.shape, strides=[s * flat.dtype.itemsize for s in ref.stride]).copy()
     return result
@@ -131,17 +150,24 @@ def _mel_filters() -> np.ndarray:
 
 def mel_spectrogram(samples: np.ndarray, block: int = 20_000) -> np.ndarray:
     """(frames, N_MELS) mel power spectrogram, one frame per 10 ms (centred, zero-padded).
-    Computed `block` frames at a time, so an hour of audio never needs its whole spectrum."""
-    padded = np.pad(samples.astype(np.float32), N_FFT // 2)
-    count = 1 + (len(padded) - N_FFT) // HOP
-    frames = np.lib.stride_tricks.as_strided(padded, shape=(count, N_FFT),
-                                             strides=(padded.strides[0] * HOP, padded.strides[0]))
+    Computed `block` frames at a time from views of the samples, so an hour of audio is never
+    copied or transformed whole."""
+    samples = np.asarray(samples, dtype=np.float32)
+    half = N_FFT // 2
+    count = 1 + len(samples) // HOP
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
     mel = np.empty((count, N_MELS), np.float32)
-    for start in range(0, count, block):
-        spectrum = np.fft.rfft(frames[start:start + block] * window, axis=1)
-        power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
-        mel[start:start + block] = power @ _MEL_FILTERS.T
+    for first in range(0, count, block):
+        last = min(count, first + block)
+        lo, length = first * HOP - half, (last - 1 - first) * HOP + N_FFT  # the samples these frames cover
+        piece = np.zeros(length, np.float32)
+        start, stop = max(0, lo), min(len(samples), lo + length)
+        if stop > start:
+            piece[start - lo:stop - lo] = samples[start:stop]
+        frames = np.lib.stride_tricks.as_strided(piece, shape=(last - first, N_FFT),
+                                                 strides=(piece.strides[0] * HOP, piece.strides[0]))
+        spectrum = np.fft.rfft(frames * window, axis=1)
+        mel[first:last] = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32) @ _MEL_FILTERS.T
     return mel
 
 

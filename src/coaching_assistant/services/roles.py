@@ -69,10 +69,11 @@ def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
     return roles
 
 
-def label(role: str, speaker_id: int, language: str) -> str:
-    """Coach / Client (教練 / 客戶 for Chinese sessions); an unassigned speaker is `Speaker N`."""
+def label(role: str, speaker_id: int, language: str, name: str | None = None) -> str:
+    """Coach / Client (教練 / 客戶 for Chinese sessions); a speaker without a role keeps the name
+    an imported file gave it, else is `Speaker N`."""
     names = LABELS["zh" if language.lower().startswith(("zh", "cmn", "yue")) else "en"]
-    return names.get(role, f"Speaker {speaker_id}")
+    return names.get(role) or name or f"Speaker {speaker_id}"
 
 
 def turns(lines: Sequence[Line]) -> list[list[Line]]:

@@ -2,8 +2,9 @@
 
 Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–75, by audio
 seconds done) → speaker diarization (75–90) → save (92–100). Chinese results for Taiwan
-sessions are converted to Traditional characters before diarization; roles are guessed from
-the diarized segments when they are saved. Progress goes to the `processing_status` row (read by
+sessions are converted to Traditional characters after diarization (which rejoins split
+segments' words with spaces); roles are guessed from the diarized segments when they are
+saved. Progress goes to the `processing_status` row (read by
 GET …/status) and to a `publish` callback (the task turns it into Celery's PROGRESS state).
 
 Delivery is at-least-once, so every run first claims the session atomically and gets a token;
@@ -371,13 +372,14 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
 
         engine = provider or get_provider(settings)
         segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
-        segments = chinese.normalize_segments(segments, language)
         reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
         if settings.diarization_enabled:
             segments = diarize(samples, segments, num_speakers=claimed.num_speakers,
                                weights_path=settings.diarization_weights_path,
                                on_progress=lambda share: reporter.update(
-                                   STT_END + (DIARIZE_END - STT_END) * share, "Separating speakers"))
+                                   STT_END + (DIARIZE_END - STT_END) * share, "Separating speakers",
+                                   processed=duration))
+        segments = chinese.normalize_segments(segments, language)  # after splitting, which rejoins words
         reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
         if not save(sid, token=claimed.token, segments=segments, duration=duration):
             raise LeaseLost(session_id)

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, object_session
 
+from coaching_assistant.core.database import rows_changed
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
 from coaching_assistant.services import roles
@@ -77,7 +79,7 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
 def _role_out(session: CoachingSession, speaker: str, entry: dict[str, Any]) -> dict[str, Any]:
     role = entry.get("role", "unknown")
     return {"role": role, "confidence": entry.get("confidence"), "source": entry.get("source", "auto"),
-            "label": roles.label(role, int(speaker), session.language)}
+            "label": roles.label(role, int(speaker), session.language, name=entry.get("name"))}
 
 
 def _clock(seconds: float, separator: str) -> str:
@@ -89,11 +91,20 @@ def _clock(seconds: float, separator: str) -> str:
 
 
 def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
-    return roles.label(effective_role(session, segment), segment.speaker_id, session.language)
+    return roles.label(effective_role(session, segment), segment.speaker_id, session.language,
+                       name=((session.speaker_roles or {}).get(str(segment.speaker_id)) or {}).get("name"))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(text: str) -> str:
+    """Text without control characters (they break XLSX and PostgreSQL text)."""
+    return _CONTROL.sub("", text)
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(_clean(text).split())
 
 
 def render(session: CoachingSession, fmt: str) -> bytes:
@@ -140,6 +151,9 @@ def _xlsx(session: CoachingSession, segments: list[TranscriptSegment]) -> bytes:
     for s in segments:
         sheet.append([_clock(s.start_seconds, ".")[:-4], _clock(s.end_seconds, ".")[:-4], _label(session, s),
                       s.speaker_id, _one_line(s.content)])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text that starts with "=" is text, never a formula
     sheet.column_dimensions["C"].width = 12
     sheet.column_dimensions["E"].width = 100
     buffer = io.BytesIO()
@@ -178,7 +192,14 @@ def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[s
 
 
 def _segments_by_id(session: CoachingSession, ids: list[str]) -> dict[str, TranscriptSegment]:
-    by_id = {str(s.id): s for s in _ready(session)}
+    _ready(session)
+    db = object_session(session)
+    assert db is not None
+    # Lock the session's segments for this transaction: two edits of one segment each keep the
+    # other's text in the history instead of overwriting it.
+    locked = db.scalars(select(TranscriptSegment).where(TranscriptSegment.session_id == session.id)
+                        .order_by(TranscriptSegment.position).with_for_update().execution_options(populate_existing=True))
+    by_id = {str(s.id): s for s in locked}
     if not ids:
         raise BadRequest("No segment given.", code="invalid_segment")
     for segment_id in ids:
@@ -206,6 +227,8 @@ def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, 
     for key, text in edits.items():
         if not isinstance(text, str) or not text.strip():
             raise BadRequest(f"Segment {key}: the text must not be empty.", code="invalid_content")
+        if _CONTROL.search(text):
+            raise BadRequest(f"Segment {key}: the text contains control characters.", code="invalid_content")
         if len(text) > MAX_SEGMENT_CHARS:
             raise BadRequest(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
                              code="invalid_content")
@@ -222,7 +245,7 @@ def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, 
 # ---- import of an existing VTT or SRT transcript -------------------------------------------
 
 _NAMES = {"coach": "coach", "教練": "coach", "教练": "coach", "client": "client", "客戶": "client",
-          "客户": "client", "coachee": "client"}
+          "客户": "client", "coachee": "client"}  # keys compared lower-cased
 _PREFIX = re.compile(r"^\s*([^:：<>\n]{1,40})[:：]\s*(.+)$", re.S)
 _TIMING = re.compile(r"^\s*(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s.*)?$")
 _VOICE = re.compile(r"^\s*<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?\s*$", re.S)
@@ -263,6 +286,7 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
         for sub in subtitles:
             speaker, body = _speaker_of(sub.content)
             cues.append((sub.start.total_seconds(), sub.end.total_seconds(), speaker, body))
+    cues = _trusted_names(cues)
     cues = [cue for cue in cues if cue[3]]
     if not cues:
         raise BadRequest("The transcript file has no cues with text.", code="invalid_transcript")
@@ -274,21 +298,45 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
 
 
 def _speaker_of(raw: str) -> tuple[str | None, str]:
-    raw = raw.strip()
+    """A voice tag is a speaker for sure; a `Name:` prefix only maybe (see _trusted_names)."""
+    raw = _clean(raw).strip()
     voice = _VOICE.match(raw)
     if voice:
         return voice.group(1).strip(), _one_line(re.sub(r"<[^>]+>", "", voice.group(2)))
     prefix = _PREFIX.match(raw)
-    if prefix and not prefix.group(1).strip().isdigit():
-        return prefix.group(1).strip(), _one_line(prefix.group(2))
+    if prefix and not re.search(r"\d", prefix.group(1)):
+        return "\0" + prefix.group(1).strip(), raw  # a candidate: the text stays whole for now
     return None, _one_line(re.sub(r"<[^>]+>", "", raw))
 
 
-def import_transcript(db: Session, session: CoachingSession, data: bytes, filename: str) -> None:
-    """Make a waiting session (no audio yet) a completed one from an existing transcript."""
+def _trusted_names(cues: list[tuple[float, float, str | None, str]]) -> list[tuple[float, float, str | None, str]]:
+    """`Name: text` names a speaker when Name is a role name (Coach, 客戶, …) or starts two or more
+    cues; otherwise ("At noon: lunch", "My point is: yes") the colon is part of the text."""
+    counts: dict[str, int] = {}
+    for _, _, name, _ in cues:
+        if name and name.startswith("\0"):
+            counts[name[1:].lower()] = counts.get(name[1:].lower(), 0) + 1
+    result = []
+    for start, end, name, text in cues:
+        if name and name.startswith("\0"):
+            candidate = name[1:]
+            if candidate.lower() in _NAMES or counts[candidate.lower()] >= 2:
+                name, text = candidate, _one_line(_PREFIX.match(text).group(2))  # type: ignore[union-attr]
+            else:
+                name, text = None, _one_line(re.sub(r"<[^>]+>", "", text))
+        result.append((start, end, name, text))
+    return result
+
+
+def check_can_import(session: CoachingSession) -> None:
     if session.status != SessionStatus.UPLOADING:
         raise InvalidState(f"Only a session waiting for its audio can take an imported transcript; this one "
                            f"is '{session.status}'.", code="invalid_session_status")
+
+
+def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename: str) -> CoachingSession:
+    """Make a waiting session (no audio yet) a completed one from an existing transcript. The
+    status changes with a compare-and-set, so a concurrent upload or import cannot interleave."""
     cues = parse_transcript(data, filename)
     speaker_ids: dict[str, int] = {}
     speaker_roles: dict[str, dict[str, Any]] = {}
@@ -296,21 +344,29 @@ def import_transcript(db: Session, session: CoachingSession, data: bytes, filena
         key = (name or "").strip().lower()
         if key not in speaker_ids:
             speaker_ids[key] = len(speaker_ids) + 1
-            role = _NAMES.get(key) or _NAMES.get((name or "").strip()) or "unknown"
+            role = _NAMES.get(key, "unknown")
             speaker_roles[str(speaker_ids[key])] = {"role": role, "confidence": 1.0 if role != "unknown" else None,
                                                     "source": "import", "name": name}
     now = datetime.now(UTC)
-    session.segments = [
-        TranscriptSegment(position=i, speaker_id=speaker_ids[(name or "").strip().lower()], start_seconds=start,
-                          end_seconds=end, content=text, confidence=None, words=[], history=[])
-        for i, (start, end, name, text) in enumerate(cues)]
-    session.speaker_roles = speaker_roles
-    session.status = SessionStatus.COMPLETED
-    session.segments_count = len(cues)
-    session.duration_seconds = round(max(end for _, end, _, _ in cues), 3)
-    session.audio_filename = _display(filename)
-    session.completed_at = session.updated_at = now  # no started_at: nothing was transcribed (not measured)
+    claimed = rows_changed(db, update(CoachingSession)
+                           .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.UPLOADING)
+                           .values(status=SessionStatus.COMPLETED, speaker_roles=speaker_roles,
+                                   segments_count=len(cues), duration_seconds=round(max(c[1] for c in cues), 3),
+                                   audio_filename=_display(filename), completed_at=now, updated_at=now)
+                           .execution_options(synchronize_session=False))
+    if claimed != 1:
+        db.rollback()
+        raise InvalidState("The session changed while the transcript was read: it no longer waits for its audio.",
+                           code="invalid_session_status")
+    db.add_all(TranscriptSegment(session_id=session_id, position=i, start_seconds=start, end_seconds=end,
+                                 speaker_id=speaker_ids[(name or "").strip().lower()], content=text,
+                                 confidence=None, words=[], history=[])
+               for i, (start, end, name, text) in enumerate(cues))
     db.commit()
+    session = db.get(CoachingSession, session_id)
+    assert session is not None
+    db.refresh(session)
+    return session
 
 
 def _display(filename: str) -> str:

@@ -144,20 +144,20 @@ def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
                  "type": "object", "required": ["file"],
                  "properties": {"file": {"type": "string", "format": "binary",
                                          "description": "a WebVTT or SRT transcript"}}}}}}})
-async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser) -> Response:
+async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
+                            settings: AppSettings) -> Response:
     """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
     Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
     session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-    form = await request.form(max_files=1, max_fields=0)
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise transcripts.BadRequest("Send the transcript as a multipart file field named 'file'.",
-                                     code="missing_file")
-    data = await upload.read(transcripts.MAX_IMPORT_BYTES + 1)
-    if len(data) > transcripts.MAX_IMPORT_BYTES:
-        raise transcripts.BadRequest(f"A transcript file may be at most {transcripts.MAX_IMPORT_BYTES} bytes.",
-                                     code="file_too_large", status_code=413)
-    await run_in_threadpool(transcripts.import_transcript, db, session, data, upload.filename or "transcript")
+    transcripts.check_can_import(session)  # before reading the body
+    await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
+    received = await receive_file(request, directory=storage.incoming_dir(settings),
+                                  max_bytes=transcripts.MAX_IMPORT_BYTES)
+    try:
+        data = received.temp_path.read_bytes()
+    finally:
+        received.temp_path.unlink(missing_ok=True)
+    session = await run_in_threadpool(transcripts.import_transcript, db, session_id, data, received.filename)
     body = TranscriptOut(**transcripts.transcript_json(session)).model_dump_json()
     return Response(body, status_code=201, media_type="application/json")
 
