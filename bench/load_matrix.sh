@@ -32,7 +32,12 @@ run_case() {
   kill -TERM $api; wait $api 2>/dev/null
   dropdb -h 127.0.0.1 -U postgres --if-exists $db
 }
-run_case c1 worker1:1
-run_case c2 worker1:2
-run_case c4 worker1:4
-run_case two worker1:1 worker2:1
+# CASES="c2" bash bench/load_matrix.sh runs only some of them.
+for case in ${CASES:-c1 c2 c4 two}; do
+  case $case in
+    c1) run_case c1 worker1:1 ;;
+    c2) run_case c2 worker1:2 ;;
+    c4) run_case c4 worker1:4 ;;
+    two) run_case two worker1:1 worker2:1 ;;
+  esac
+done

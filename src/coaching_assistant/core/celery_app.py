@@ -62,10 +62,15 @@ celery_app.conf.update(
 def _preload_engine(**_kwargs: object) -> None:
     """Load the speech engine and the speaker encoder once per worker process, before the first
     task arrives."""
+    from threadpoolctl import threadpool_limits
+
     from coaching_assistant.diarization import get_encoder
     from coaching_assistant.stt import get_provider
 
     settings = get_settings()
+    # numpy's BLAS (the speaker encoder) would start a thread per core in every call; with
+    # several tasks at once those threads fight the speech engine's for the same cores.
+    threadpool_limits(limits=settings.worker_blas_threads, user_api="blas")
     try:
         get_provider(settings)
         if settings.diarization_enabled:

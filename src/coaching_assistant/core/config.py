@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Task behaviour
     diarization_enabled: bool = Field(True, description="separate speakers after speech-to-text")
+    worker_blas_threads: int = Field(
+        1, ge=1, description="threads numpy's BLAS may use in a worker process (speaker diarization)")
     diarization_weights_path: str | None = Field(
         None, description="speaker-encoder weights (default: pretrained.pt of the installed resemblyzer wheel)")
     task_max_attempts: int = 3
