@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -263,7 +265,7 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
         if "-->" in line and not _TIMING.match(line):
             raise BadRequest(f"Line {number}: cannot read the cue timing {line.strip()[:80]!r} "
                              "(expected 00:00:01.000 --> 00:00:02.000).", code="invalid_transcript")
-    cues: list[tuple[float, float, str | None, str]] = []
+    cues: list[_Cue] = []
     if text.lstrip().startswith("WEBVTT"):
         import webvtt
         from webvtt.errors import MalformedFileError
@@ -272,10 +274,8 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
             parsed = webvtt.from_buffer(io.StringIO(text), format="vtt")
         except MalformedFileError as exc:
             raise BadRequest(f"Not a valid WebVTT file: {exc}", code="invalid_transcript") from None
-        for cue in parsed.captions:
-            speaker, body = _speaker_of(cue.raw_text)
-            cues.append((cue.start_time.in_milliseconds() / 1000, cue.end_time.in_milliseconds() / 1000,
-                         speaker, body))
+        cues = [_cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.raw_text)
+                for c in parsed.captions]
     else:
         import srt
 
@@ -283,49 +283,46 @@ def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str
             subtitles = list(srt.parse(text, ignore_errors=False))
         except (srt.SRTParseError, ValueError) as exc:
             raise BadRequest(f"Not a valid SRT or WebVTT file ({filename}): {exc}", code="invalid_transcript") from None
-        for sub in subtitles:
-            speaker, body = _speaker_of(sub.content)
-            cues.append((sub.start.total_seconds(), sub.end.total_seconds(), speaker, body))
-    cues = _trusted_names(cues)
-    cues = [cue for cue in cues if cue[3]]
-    if not cues:
+        cues = [_cue(sub.start.total_seconds(), sub.end.total_seconds(), sub.content) for sub in subtitles]
+    # `Name: text` names a speaker when Name is a role name (Coach, 客戶, …) or starts two or more
+    # cues; otherwise ("At noon: lunch", "My point is: yes") the colon is part of the text.
+    prefixes = Counter(c.prefix.lower() for c in cues if c.prefix)
+    result: list[tuple[float, float, str | None, str]] = []
+    for c in cues:
+        if c.prefix and (c.prefix.lower() in _NAMES or prefixes[c.prefix.lower()] >= 2):
+            result.append((c.start, c.end, c.prefix, c.after_prefix))
+        else:
+            result.append((c.start, c.end, c.voice, c.text))
+    result = [cue for cue in result if cue[3]]
+    if not result:
         raise BadRequest("The transcript file has no cues with text.", code="invalid_transcript")
-    for start, end, _, _ in cues:
+    for start, end, _, _ in result:
         if end < start:
             raise BadRequest(f"A cue ends before it starts ({_clock(start, '.')} --> {_clock(end, '.')}).",
                              code="invalid_transcript")
-    return cues
+    return result
 
 
-def _speaker_of(raw: str) -> tuple[str | None, str]:
-    """A voice tag is a speaker for sure; a `Name:` prefix only maybe (see _trusted_names)."""
+@dataclass(frozen=True)
+class _Cue:
+    start: float
+    end: float
+    text: str  # the whole text, tags removed
+    voice: str | None = None  # from a <v Name> tag: certainly a speaker
+    prefix: str | None = None  # from "Name: …": perhaps a speaker
+    after_prefix: str = ""
+
+
+def _cue(start: float, end: float, raw: str) -> _Cue:
     raw = _clean(raw).strip()
     voice = _VOICE.match(raw)
     if voice:
-        return voice.group(1).strip(), _one_line(re.sub(r"<[^>]+>", "", voice.group(2)))
-    prefix = _PREFIX.match(raw)
+        return _Cue(start, end, _one_line(re.sub(r"<[^>]+>", "", voice.group(2))), voice=voice.group(1).strip())
+    text = _one_line(re.sub(r"<[^>]+>", "", raw))
+    prefix = _PREFIX.match(text)
     if prefix and not re.search(r"\d", prefix.group(1)):
-        return "\0" + prefix.group(1).strip(), raw  # a candidate: the text stays whole for now
-    return None, _one_line(re.sub(r"<[^>]+>", "", raw))
-
-
-def _trusted_names(cues: list[tuple[float, float, str | None, str]]) -> list[tuple[float, float, str | None, str]]:
-    """`Name: text` names a speaker when Name is a role name (Coach, 客戶, …) or starts two or more
-    cues; otherwise ("At noon: lunch", "My point is: yes") the colon is part of the text."""
-    counts: dict[str, int] = {}
-    for _, _, name, _ in cues:
-        if name and name.startswith("\0"):
-            counts[name[1:].lower()] = counts.get(name[1:].lower(), 0) + 1
-    result = []
-    for start, end, name, text in cues:
-        if name and name.startswith("\0"):
-            candidate = name[1:]
-            if candidate.lower() in _NAMES or counts[candidate.lower()] >= 2:
-                name, text = candidate, _one_line(_PREFIX.match(text).group(2))  # type: ignore[union-attr]
-            else:
-                name, text = None, _one_line(re.sub(r"<[^>]+>", "", text))
-        result.append((start, end, name, text))
-    return result
+        return _Cue(start, end, text, prefix=prefix.group(1).strip(), after_prefix=_one_line(prefix.group(2)))
+    return _Cue(start, end, text)
 
 
 def check_can_import(session: CoachingSession) -> None:
