@@ -162,7 +162,7 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
                            .where(CoachingSession.id == session.id,
                                   CoachingSession.status == SessionStatus.UPLOADING)
                            .values(status=SessionStatus.PENDING, audio_uri=stored,
-                                   audio_filename=_display_name(received.filename),
+                                   audio_filename=display_name(received.filename),
                                    audio_size_bytes=received.size, duration_seconds=info.duration_seconds,
                                    transcription_job_id=str(uuid.uuid4()), error_code=None,
                                    error_message=None, updated_at=utcnow()))
@@ -285,8 +285,8 @@ def status_of(session: CoachingSession, *, task_state: str | None) -> dict[str, 
     }
 
 
-def _display_name(filename: str) -> str:
+def display_name(filename: str, fallback: str = "audio") -> str:
     """Keep the user's file name only for display: no path parts, no control characters."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())
-    return name[:255] or "audio"
+    return name[:255] or fallback

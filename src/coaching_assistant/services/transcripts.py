@@ -18,7 +18,7 @@ from coaching_assistant.core.database import rows_changed
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
 from coaching_assistant.services import roles
-from coaching_assistant.services.sessions import InvalidState, NotFound
+from coaching_assistant.services.sessions import InvalidState, NotFound, display_name
 
 FORMATS = {"json": "application/json", "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
            "txt": "text/plain; charset=utf-8",
@@ -40,13 +40,13 @@ def _ready(session: CoachingSession) -> list[TranscriptSegment]:
     return list(session.segments)
 
 
-def speaker_role(session: CoachingSession, speaker_id: int) -> str:
-    entry = (session.speaker_roles or {}).get(str(speaker_id)) or {}
-    return entry.get("role") or "unknown"
+def _speaker(session: CoachingSession, speaker_id: int) -> dict[str, Any]:
+    """What is stored about a speaker: role, confidence, source, an imported name."""
+    return (session.speaker_roles or {}).get(str(speaker_id)) or {}
 
 
 def effective_role(session: CoachingSession, segment: TranscriptSegment) -> str:
-    return segment.role or speaker_role(session, segment.speaker_id)
+    return segment.role or _speaker(session, segment.speaker_id).get("role") or "unknown"
 
 
 def lines_of(session: CoachingSession) -> list[roles.Line]:
@@ -94,7 +94,7 @@ def _clock(seconds: float, separator: str) -> str:
 
 def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
     return roles.label(effective_role(session, segment), segment.speaker_id, session.language,
-                       name=((session.speaker_roles or {}).get(str(segment.speaker_id)) or {}).get("name"))
+                       name=_speaker(session, segment.speaker_id).get("name"))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -349,7 +349,8 @@ def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename:
                            .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.UPLOADING)
                            .values(status=SessionStatus.COMPLETED, speaker_roles=speaker_roles,
                                    segments_count=len(cues), duration_seconds=round(max(c[1] for c in cues), 3),
-                                   audio_filename=_display(filename), completed_at=now, updated_at=now)
+                                   audio_filename=display_name(filename, fallback="transcript"),
+                                   completed_at=now, updated_at=now)
                            .execution_options(synchronize_session=False))
     if claimed != 1:
         db.rollback()
@@ -364,8 +365,3 @@ def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename:
     assert session is not None
     db.refresh(session)
     return session
-
-
-def _display(filename: str) -> str:
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in name if ch.isprintable())[:255] or "transcript"

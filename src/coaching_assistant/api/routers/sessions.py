@@ -134,8 +134,7 @@ def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
     session = sessions.get_session(db, user=user, session_id=session_id)
     headers = {"Content-Disposition": transcripts.content_disposition(session.title, format)}
     if format == "json":
-        return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(),
-                        media_type=transcripts.FORMATS["json"], headers=headers)
+        return _transcript_response(session, headers=headers)
     return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format], headers=headers)
 
 
@@ -158,8 +157,7 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
     finally:
         received.temp_path.unlink(missing_ok=True)
     session = await run_in_threadpool(transcripts.import_transcript, db, session_id, data, received.filename)
-    body = TranscriptOut(**transcripts.transcript_json(session)).model_dump_json()
-    return Response(body, status_code=201, media_type="application/json")
+    return _transcript_response(session, status_code=201)
 
 
 @router.get("/{session_id}/stats")
@@ -169,10 +167,14 @@ def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, 
     return transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id))
 
 
+def _transcript_response(session: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(), status_code=status_code,
+                    media_type=transcripts.FORMATS["json"], headers=headers)
+
+
 def _edited(db: DbSession, session: Any) -> Response:
     db.refresh(session)
-    return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(),
-                    media_type="application/json")
+    return _transcript_response(session)
 
 
 @router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
