@@ -372,8 +372,8 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
 
         engine = provider or get_provider(settings)
         segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
-        reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
         if settings.diarization_enabled:
+            reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
             segments = diarize(samples, segments, num_speakers=claimed.num_speakers,
                                weights_path=settings.diarization_weights_path,
                                on_progress=lambda share: reporter.update(
