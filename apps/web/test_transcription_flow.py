@@ -38,7 +38,7 @@ def check_service(timeout: float) -> bool:
     import redis
     from kombu.utils.url import sanitize_url
 
-    from coaching_assistant.core.celery_app import celery_app
+    from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
     from coaching_assistant.core.config import get_settings
     from coaching_assistant.tasks.transcription_tasks import queue_length
 
@@ -52,8 +52,7 @@ def check_service(timeout: float) -> bool:
     print(f"   broker {sanitize_url(settings.broker_url)}: reachable, {queued} message(s) queued")
     replies = celery_app.control.ping(timeout=timeout) or []
     if not replies:
-        print("No worker answered. Start one with:\n  celery -A coaching_assistant.core.celery_app worker "
-              "--loglevel=info --concurrency=2 --pool=threads", file=sys.stderr)
+        print(f"No worker answered. Start one with:\n  {SEED_WORKER_COMMAND}", file=sys.stderr)
         return False
     for reply in replies:
         print(f"   worker {next(iter(reply))}: ok")

@@ -14,6 +14,9 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 from coaching_assistant.core.config import get_settings
 
 TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
+# The seed's worker command, as the diagnostic scripts quote it when no worker answers.
+SEED_WORKER_COMMAND = ("celery -A coaching_assistant.core.celery_app worker --loglevel=info --concurrency=2 "
+                       "--pool=threads")
 
 settings = get_settings()
 

@@ -79,7 +79,7 @@ def louder(samples: np.ndarray, speech: np.ndarray, target_dbfs: float = TARGET_
     """Raise quiet speech to `target_dbfs` (never lower it), as Resemblyzer's preprocessing does:
     the encoder was trained on normalised audio and quiet recordings otherwise blur together."""
     spoken = np.repeat(speech, HOP)[:len(samples)]
-    voiced = samples[spoken[:len(samples)]] if spoken.any() else samples
+    voiced = samples[spoken] if spoken.any() else samples
     rms = float(np.sqrt(np.mean(np.square(voiced, dtype=np.float64)))) if len(voiced) else 0.0
     if rms <= 1e-6:
         return samples
@@ -94,7 +94,7 @@ def embed_windows(encoder: SpeakerEncoder, samples: np.ndarray, on_progress: Pro
     step = round(STEP_SECONDS * SAMPLE_RATE / HOP)
     half = PARTIAL_FRAMES // 2
     padded = np.pad(mel, ((half, PARTIAL_FRAMES), (0, 0)))
-    centres = [c for c in range(0, len(mel), step) if speech[min(c, len(speech) - 1)]]
+    centres = [c for c in range(0, len(mel), step) if speech[c]]  # one mask entry per mel frame
     embeddings = []
     for start in range(0, len(centres), BATCH):
         batch = centres[start:start + BATCH]
