@@ -48,7 +48,7 @@ def wait_http(url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=5).json()["workers"].get("count"):
+            if httpx.get(url, timeout=5).json()["status"] == "ok":  # a worker answers
                 return
         except (httpx.HTTPError, ValueError, KeyError):
             pass

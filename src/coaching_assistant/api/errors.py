@@ -4,27 +4,60 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coaching_assistant.core.errors import CoachingError
 
+logger = logging.getLogger(__name__)
+
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "file_too_large",
-               415: "unsupported_media_type", 422: "validation_error", 503: "service_unavailable"}
+               405: "method_not_allowed", 408: "body_timeout", 409: "conflict", 413: "body_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
+               503: "service_unavailable"}
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
 
 
+def error_response(exc: CoachingError) -> JSONResponse:
+    status = exc.status_code if 400 <= exc.status_code < 600 else 500
+    headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoachingError)
     async def _coaching(_request: Request, exc: CoachingError) -> JSONResponse:
-        status = exc.status_code if 400 <= exc.status_code < 600 else 500
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+        return error_response(exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # Every database connection is busy: the load, not the request, is the problem.
+        return error_response(CoachingError("The database is busy; try again in a moment.",
+                                            code="database_busy", status_code=503, retry_after=2))
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        return error_response(CoachingError("The database is unavailable; try again shortly.",
+                                            code="database_unavailable", status_code=503, retry_after=5))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answer; the client still gets the JSON shape.
+        return JSONResponse(error_body("internal_error", "An unexpected error occurred; it has been logged."),
+                            status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

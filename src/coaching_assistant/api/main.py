@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
+from coaching_assistant.api.guard import ApiGuard
 from coaching_assistant.api.routers import health, metrics, sessions
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Request threads and database connections are sized together (core/database.py), so a
+    # handler never waits for a connection that another waiting handler holds.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().api_threads
+    yield
 
 
 def create_app() -> FastAPI:
     configure_logging()
-    app = FastAPI(title="Coaching Transcript", version=__version__,
+    app = FastAPI(title="Coaching Transcript", version=__version__, lifespan=_lifespan,
                   description="Offline, speaker-labelled transcripts of coaching conversations.")
     errors.install(app)
+    app.add_middleware(ApiGuard, settings=get_settings())
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(metrics.router)

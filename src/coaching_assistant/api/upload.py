@@ -2,7 +2,8 @@
 
 Starlette's form parser spools the whole body before a route runs; here the `file` part is
 written as it arrives and the upload is refused (413) the moment it passes the limit, whatever
-Content-Length claimed.
+Content-Length claimed. Every byte of the body counts, the other parts' too: only the file part
+is kept, but a form of many large text fields would otherwise pass unmetered.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services.sessions import ReceivedFile
 
 FIELD = "file"
+FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and small fields beside the file
 
 
 class UploadRejected(CoachingError):
@@ -85,19 +87,23 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
         raise UploadRejected("Send the audio as multipart/form-data with a 'file' field.",
                              code="multipart_required", status_code=415)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+    if declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD_BYTES:
         raise _too_large(max_bytes)  # early refusal; the real check counts the bytes below
 
     temp_path = directory / f"{uuid.uuid4().hex}.part"
     try:
         with temp_path.open("wb") as sink:
             writer = _FilePartWriter(sink, max_bytes)
-            parser = MultipartParser(boundary, writer.callbacks())  # type: ignore[arg-type]
+            body_bytes = 0
             try:
+                parser = MultipartParser(boundary, writer.callbacks())  # type: ignore[arg-type]
                 async for chunk in request.stream():
+                    body_bytes += len(chunk)
+                    if body_bytes > max_bytes + FORM_OVERHEAD_BYTES:
+                        raise _too_large(max_bytes)
                     parser.write(chunk)
                 parser.finalize()
-            except CoachingError:
+            except (CoachingError, HTTPException):  # ours, or the body guard's (api/guard.py)
                 raise
             except Exception as exc:
                 raise UploadRejected(f"The multipart body could not be parsed: {exc}",

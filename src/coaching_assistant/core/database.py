@@ -16,12 +16,19 @@ from coaching_assistant.core.config import get_settings
 
 @lru_cache
 def get_engine(url: str | None = None) -> Engine:
-    url = url or get_settings().sqlalchemy_url
+    settings = get_settings()
+    url = url or settings.sqlalchemy_url
+    # Room for every request thread, the key checks (api/auth.py) and the health check, so load
+    # alone never makes a handler wait for a connection; past the timeout the API answers 503.
+    pool = {"pool_size": 5, "max_overflow": settings.api_threads + 6,
+            "pool_timeout": settings.database_pool_timeout_seconds}
     if url.startswith("sqlite"):
         db_path = url.split(":///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            pool = {}  # an in-memory database has one connection per thread, no queue to size
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +40,7 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3}, **pool)
 
 
 @lru_cache

@@ -11,9 +11,11 @@ class CoachingError(Exception):
     code = "internal_error"
     status_code = 500
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
         if code:
             self.code = code
         if status_code:

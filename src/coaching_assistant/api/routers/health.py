@@ -1,18 +1,30 @@
-"""GET /api/health: database, broker and workers. 503 when the database or broker is down."""
+"""GET /api/health: database, broker and workers. 503 when the database or broker is down.
+
+The answer is bounded in time whatever the load: the checks run in one thread of their own, one
+at a time, and their result is reused for HEALTH_CACHE_SECONDS (see api/cached.py). Without an
+API key the answer is only the status, ok / degraded / unavailable; with a valid key (or
+HEALTH_DETAIL_PUBLIC=true) it adds what was checked, including the workers' host names.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from coaching_assistant.api.auth import user_from_headers
+from coaching_assistant.api.cached import CachedCheck
 from coaching_assistant.core.celery_app import celery_app
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.database import new_session
 
 router = APIRouter(tags=["health"])
+
+CHECK_WAIT_SECONDS = 5.0  # database connect (2 s) + broker connect (2 s) + worker ping (0.5 s)
 
 
 def _timed(check: Callable[[], dict[str, object] | None]) -> dict[str, object]:
@@ -39,11 +51,28 @@ def _workers() -> dict[str, object]:
     return {"count": len(replies), "names": sorted(name for reply in replies for name in reply)}
 
 
-@router.get("/api/health")
-def health() -> JSONResponse:
+def check_all() -> dict[str, Any]:
     database, broker = _timed(_database), _timed(_broker)
     workers = _timed(_workers) if broker["ok"] else {"ok": False, "error": "broker unreachable"}
     healthy = bool(database["ok"] and broker["ok"])
     status = "ok" if healthy and workers.get("count") else ("degraded" if healthy else "unavailable")
-    body = {"status": status, "database": database, "broker": broker, "workers": workers}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return {"status": status, "database": database, "broker": broker, "workers": workers}
+
+
+_checks = CachedCheck(check_all, ttl=get_settings().health_cache_seconds, wait=CHECK_WAIT_SECONDS,
+                      name="health-check")
+
+
+@router.get("/api/health")
+async def health(request: Request) -> JSONResponse:
+    """`ok`: database, broker and at least one worker answer. `degraded`: the service accepts
+    uploads but no worker answered, so nothing is transcribed yet. `unavailable` (503): the
+    database or the broker is down, or the check did not finish in time."""
+    found, age = await _checks.get()
+    if found is None:
+        found = {"status": "unavailable",
+                 "error": f"the health check did not finish within {CHECK_WAIT_SECONDS:.0f} seconds"}
+    status_code = 503 if found["status"] == "unavailable" else 200
+    if get_settings().health_detail_public or await user_from_headers(request.headers) is not None:
+        return JSONResponse({**found, "checked_seconds_ago": round(age or 0.0, 1)}, status_code=status_code)
+    return JSONResponse({"status": found["status"]}, status_code=status_code)

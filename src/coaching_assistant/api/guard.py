@@ -1,0 +1,107 @@
+"""The gate every /api/v1 request passes before a route sees it (a plain ASGI middleware).
+
+In order, before a byte of the body is read: the API key (api/auth.py), then a slot among the
+user's concurrent requests (api/limits.py), then the body itself is wrapped so that a JSON body
+over MAX_JSON_BODY_BYTES is cut off (413 body_too_large) and a body that stops arriving for
+BODY_IDLE_TIMEOUT_SECONDS is abandoned (408 body_timeout). Uploads (multipart) have their own,
+larger limit, counted over every part in api/upload.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coaching_assistant.api.auth import authenticate
+from coaching_assistant.api.errors import error_body, error_response
+from coaching_assistant.api.limits import PerUserLimit
+from coaching_assistant.core.config import Settings
+from coaching_assistant.core.errors import CoachingError
+
+PROTECTED_PREFIX = "/api/v1/"
+MULTIPART_SLACK_BYTES = 1024 * 1024  # form headers and boundaries around the largest accepted file
+
+
+class BodyRejected(HTTPException):
+    """Raised from inside `receive`; an HTTPException so FastAPI's body reading passes it through
+    instead of calling it a parse error."""
+
+    def __init__(self, status_code: int, code: str, message: str):
+        super().__init__(status_code, error_body(code, message), headers={"Connection": "close"})
+
+
+def body_too_large(limit: int) -> BodyRejected:
+    return BodyRejected(413, "body_too_large", f"The request body exceeds the limit of {limit} bytes.")
+
+
+def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float) -> Receive:
+    """`receive` that counts the body as it arrives and gives up on a body that trickles."""
+    received = 0
+    complete = False
+
+    async def wrapped() -> Message:
+        nonlocal received, complete
+        if complete:  # after the body only a disconnect can come, whenever it comes
+            return await receive()
+        try:
+            message = await asyncio.wait_for(receive(), timeout=idle_timeout)
+        except TimeoutError:
+            raise BodyRejected(408, "body_timeout", f"The request body stopped arriving for {idle_timeout:g} "
+                                                    "seconds; send it again.") from None
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
+            if received > limit:
+                raise body_too_large(limit)
+        return message
+
+    return wrapped
+
+
+class ApiGuard:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app, self.settings = app, settings
+        self.requests = PerUserLimit(settings.user_max_concurrent_requests, what="requests",
+                                     code="too_many_requests")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = (self.settings.max_upload_bytes + MULTIPART_SLACK_BYTES if multipart
+                 else self.settings.max_json_body_bytes)
+        try:
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise CoachingError(f"The request body exceeds the limit of {limit} bytes.",
+                                    code="file_too_large" if multipart else "body_too_large", status_code=413)
+            user = await authenticate(headers)
+            self.requests.acquire(user.id)
+        except SQLAlchemyError:
+            await self._refuse(CoachingError("The database is unavailable; try again shortly.",
+                                             code="database_unavailable", status_code=503, retry_after=5),
+                               scope, receive, send)
+            return
+        except CoachingError as exc:
+            await self._refuse(exc, scope, receive, send)
+            return
+        try:
+            scope.setdefault("state", {})["user"] = user
+            await self.app(scope, guarded_receive(receive, limit=limit,
+                                                  idle_timeout=self.settings.body_idle_timeout_seconds), send)
+        finally:
+            self.requests.release(user.id)
+
+    @staticmethod
+    async def _refuse(exc: CoachingError, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer before the route starts, without reading the body, and close the connection so
+        the unread body is not taken for the next request."""
+        response = error_response(exc)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)

@@ -1,0 +1,48 @@
+"""How much of one API process a single user may hold at once.
+
+A request thread, a long-poll or a streaming upload is a share of a fixed pool; without a cap,
+one user's burst (60 GETs, 200 long-polls, 300 slow uploads) took it all and everyone else
+waited or got errors. Each cap answers 429 with Retry-After at once instead. The counters live
+in the process (one event loop, so plain integers suffice); with several API processes each
+enforces its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from coaching_assistant.core.errors import CoachingError
+
+
+class TooManyRequests(CoachingError):
+    code = "too_many_requests"
+    status_code = 429
+
+
+class PerUserLimit:
+    def __init__(self, limit: int, *, what: str, code: str, retry_after: float = 1.0):
+        self.limit, self.what, self.code, self.retry_after = limit, what, code, retry_after
+        self._held: Counter[uuid.UUID] = Counter()
+
+    def acquire(self, user_id: uuid.UUID) -> None:
+        """Take one of the user's slots; TooManyRequests if none is free. Pair with release()."""
+        if self._held[user_id] >= self.limit:
+            raise TooManyRequests(f"You already have {self.limit} {self.what} in progress; wait for one to "
+                                  "finish and try again.", code=self.code, retry_after=self.retry_after)
+        self._held[user_id] += 1
+
+    def release(self, user_id: uuid.UUID) -> None:
+        self._held[user_id] -= 1
+        if self._held[user_id] <= 0:
+            del self._held[user_id]
+
+    @contextmanager
+    def slot(self, user_id: uuid.UUID) -> Iterator[None]:
+        self.acquire(user_id)
+        try:
+            yield
+        finally:
+            self.release(user_id)
