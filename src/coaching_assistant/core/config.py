@@ -88,6 +88,26 @@ class Settings(BaseSettings):
         60, description="a pending session with no message in the broker for this long is re-queued"
     )
 
+    # API protection: every limit answers 4xx with a code, never a hang or a 500 (README, "Limits").
+    api_threads: int = Field(
+        24, ge=2, description="threads one API process runs request handlers on; the database pool is sized from it")
+    database_pool_timeout_seconds: float = Field(
+        10, description="longest wait for a database connection before answering 503 database_busy")
+    max_json_body_bytes: int = Field(1024 * 1024, description="largest JSON request body (413 body_too_large)")
+    body_idle_timeout_seconds: float = Field(
+        30, description="a request body that sends nothing for this long is cut off (408 body_timeout)")
+    health_detail_public: bool = Field(
+        False, description="show database/broker/worker detail in /api/health without an API key")
+    health_cache_seconds: float = Field(2, description="how long one health check's result is reused")
+    user_max_concurrent_requests: int = Field(
+        12, ge=1, description="requests one user may have in progress at once, long-polls and uploads included (429 beyond)")
+    user_max_long_polls: int = Field(4, ge=1, description="status long-polls one user may hold open at once")
+    user_max_concurrent_uploads: int = Field(2, ge=1, description="uploads one user may stream at once")
+    max_sessions_per_hour: int = Field(120, ge=0, description="sessions one user may create per hour (0 = no limit)")
+    max_retries_per_session: int = Field(10, ge=0, description="retry-transcription calls per session (0 = no limit)")
+    max_stored_bytes_per_user: int = Field(
+        20 * 1024**3, ge=0, description="audio bytes one user may keep stored (0 = no limit)")
+
     @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",
                      "whisper_model_path", "google_application_credentials_json",
                      "google_project_id", "gcs_bucket", mode="before")
