@@ -15,6 +15,14 @@ from tests.helpers import wav_bytes
 from tests.integration.test_pipeline import run, uploaded_session
 
 
+@pytest.fixture(autouse=True)
+def fresh_readings(monkeypatch):
+    """A scrape normally reuses a reading for a few seconds; these tests compare consecutive ones."""
+    from coaching_assistant.api.routers import metrics
+
+    monkeypatch.setattr(metrics._reading, "ttl", 0.0)
+
+
 def scrape(client) -> dict[tuple[str, tuple], float]:
     response = client.get("/metrics")
     assert response.status_code == 200

@@ -1,7 +1,9 @@
 """GET /metrics in Prometheus text format.
 
 Everything is read from the database and the broker when scraped, so one scrape of the API
-describes the whole service, however many workers there are and wherever they run.
+describes the whole service, however many workers there are and wherever they run. It needs no
+key, so the reading is single-flight and reused for HEALTH_CACHE_SECONDS (api/cached.py): a
+scrape loop costs one reading every few seconds, never a request thread each.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamil
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from coaching_assistant.api.cached import CachedCheck
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.database import new_session
 from coaching_assistant.models import CoachingSession, SessionStatus
 from coaching_assistant.services.capacity import RECENT, recent_timings
@@ -86,6 +90,14 @@ registry = CollectorRegistry(auto_describe=False)
 registry.register(ServiceCollector())
 
 
+_reading = CachedCheck(lambda: generate_latest(registry), ttl=get_settings().health_cache_seconds, wait=10,
+                      name="metrics")
+
+
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics() -> Response:
+    text, _age = await _reading.get()
+    if text is None:
+        return Response("# the metrics could not be read in time (is the database up?)\n", status_code=503,
+                        media_type=CONTENT_TYPE_LATEST)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
