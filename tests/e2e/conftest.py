@@ -92,7 +92,7 @@ def stored_session(content: bytes, name: str):
     settings = get_settings()
     user, _ = make_user()
     with new_session() as db:
-        session = sessions.create_session(db, user=user, title="script", language="en-US")
+        session = sessions.create_session(db, settings=settings, user=user, title="script", language="en-US")
         temp = storage.incoming_dir(settings) / f"{uuid.uuid4().hex}.part"
         temp.write_bytes(content)
         path = storage.store(settings, temp_path=temp, session_id=session.id, extension=name.rsplit(".")[-1])

@@ -43,6 +43,13 @@ class BrokerUnavailable(CoachingError):
     status_code = 503
 
 
+class QuotaExceeded(CoachingError):
+    """A per-user quota (README, "Limits"): 429 for rates that free up with time, 409 for amounts."""
+
+    code = "quota_exceeded"
+    status_code = 409
+
+
 @dataclass
 class ReceivedFile:
     temp_path: Path
@@ -50,8 +57,41 @@ class ReceivedFile:
     size: int
 
 
-def create_session(db: Session, *, user: User, title: str, language: str,
+def check_session_rate(db: Session, *, settings: Settings, user: User) -> None:
+    """At most MAX_SESSIONS_PER_HOUR new sessions per user in any hour; Retry-After says when the
+    oldest of them leaves the window."""
+    limit = settings.max_sessions_per_hour
+    if not limit:
+        return
+    now = datetime.now(UTC)
+    recent = db.scalars(select(CoachingSession.created_at)
+                        .where(CoachingSession.user_id == user.id, CoachingSession.created_at > now - timedelta(hours=1))
+                        .order_by(CoachingSession.created_at.desc()).limit(limit)).all()
+    if len(recent) >= limit:
+        wait = (recent[-1] + timedelta(hours=1) - now).total_seconds()
+        raise QuotaExceeded(f"You created {limit} sessions in the last hour (MAX_SESSIONS_PER_HOUR); try again "
+                            f"in {wait / 60:.0f} minutes.", code="session_rate_limited", status_code=429,
+                            retry_after=max(1.0, wait))
+
+
+def stored_bytes(db: Session, *, user: User) -> int:
+    """Audio bytes the user keeps in storage (deleted audio no longer counts)."""
+    return int(db.scalar(select(func.coalesce(func.sum(CoachingSession.audio_size_bytes), 0))
+                         .where(CoachingSession.user_id == user.id, CoachingSession.audio_uri.is_not(None))) or 0)
+
+
+def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: int = 0) -> None:
+    """MAX_STORED_BYTES_PER_USER: checked before an upload's body is read, and again with its size."""
+    quota = settings.max_stored_bytes_per_user
+    if quota and stored_bytes(db, user=user) + adding > quota:
+        raise QuotaExceeded(f"Your stored audio would exceed your quota of {quota} bytes "
+                            "(MAX_STORED_BYTES_PER_USER); delete sessions you no longer need.",
+                            code="storage_quota_exceeded")
+
+
+def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
                    num_speakers: int | None = 2) -> CoachingSession:
+    check_session_rate(db, settings=settings, user=user)
     session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
                               status=SessionStatus.UPLOADING, speaker_roles={})
     db.add(session)
@@ -150,6 +190,7 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
                 code="unsupported_format", status_code=415)
         if received.size == 0:
             raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
+        check_storage_quota(db, settings=settings, user=user, adding=received.size)
         info = audio.probe(received.temp_path, extension)
         if info.duration_seconds > settings.max_audio_seconds:
             raise CoachingError(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
+from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.api.schemas import (
     QueuedOut,
     SegmentContentIn,
@@ -22,11 +23,19 @@ from coaching_assistant.api.schemas import (
 )
 from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import sessions, storage, transcripts
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+# Streaming bodies and long-polls hold no request thread, but each holds a connection, a file or a
+# Redis subscription for a long time: a few per user at once (api/limits.py).
+uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads", code="too_many_uploads",
+                       retry_after=5)
+long_polls = PerUserLimit(get_settings().user_max_long_polls, what="status long-polls (wait=…)",
+                          code="too_many_long_polls")
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -40,8 +49,8 @@ _UPLOAD_BODY = {
 
 
 @router.post("", status_code=201, response_model=SessionOut)
-def create_session(body: SessionCreate, db: DbSession, user: CurrentUser) -> SessionOut:
-    session = sessions.create_session(db, user=user, title=body.title, language=body.language,
+def create_session(body: SessionCreate, db: DbSession, user: CurrentUser, settings: AppSettings) -> SessionOut:
+    session = sessions.create_session(db, settings=settings, user=user, title=body.title, language=body.language,
                                       num_speakers=None if body.num_speakers == "auto" else body.num_speakers)
     return SessionOut.model_validate(session)
 
@@ -72,16 +81,18 @@ def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
              openapi_extra=_UPLOAD_BODY)
 async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
                        settings: AppSettings) -> QueuedOut:
-    # Refuse before reading the body when the session is unknown or not waiting for audio, and
-    # give the database connection back while the (possibly large) body streams in.
-    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-    sessions.check_can_upload(session)
-    await run_in_threadpool(db.rollback)
-    received = await receive_file(request, directory=storage.incoming_dir(settings),
-                                  max_bytes=settings.max_upload_bytes)
-    session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
-                                      session_id=session_id, received=received,
-                                      enqueue=enqueue_transcription)
+    # Refuse before reading the body when the session is unknown, not waiting for audio, or its
+    # owner is at a quota, and give the database connection back while the body streams in.
+    with uploads.slot(user.id):
+        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+        sessions.check_can_upload(session)
+        await run_in_threadpool(sessions.check_storage_quota, db, settings=settings, user=user)
+        await run_in_threadpool(db.rollback)
+        received = await receive_file(request, directory=storage.incoming_dir(settings),
+                                      max_bytes=settings.max_upload_bytes)
+        session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
+                                          session_id=session_id, received=received,
+                                          enqueue=enqueue_transcription)
     return QueuedOut(session_id=session.id, status=session.status,
                      task_id=session.transcription_job_id or "")
 
@@ -116,7 +127,8 @@ async def session_status(
             status, progress = await run_in_threadpool(sessions.progress_of, session_id)
             return status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
 
-        await wait_for_change(job_id, timeout=wait, changed=changed)
+        with long_polls.slot(user.id):
+            await wait_for_change(job_id, timeout=wait, changed=changed)
         session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
     state = await run_in_threadpool(task_state, session.transcription_job_id) \
         if session.transcription_job_id else None
