@@ -64,8 +64,9 @@ def check_session_rate(db: Session, *, settings: Settings, user: User) -> None:
     if not limit:
         return
     now = datetime.now(UTC)
+    since = now - timedelta(hours=1)
     recent = db.scalars(select(CoachingSession.created_at)
-                        .where(CoachingSession.user_id == user.id, CoachingSession.created_at > now - timedelta(hours=1))
+                        .where(CoachingSession.user_id == user.id, CoachingSession.created_at > since)
                         .order_by(CoachingSession.created_at.desc()).limit(limit)).all()
     if len(recent) >= limit:
         wait = (recent[-1] + timedelta(hours=1) - now).total_seconds()
