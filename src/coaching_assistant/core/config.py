@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         False, description="show database/broker/worker detail in /api/health without an API key")
     health_cache_seconds: float = Field(2, description="how long one health check's result is reused")
     user_max_concurrent_requests: int = Field(
-        12, ge=1, description="requests one user may have in progress at once, long-polls and uploads included (429 beyond)")
+        12, ge=1, description="requests one user may have in progress at once, long-polls and uploads "
+                              "included (429 beyond)")
     user_max_long_polls: int = Field(4, ge=1, description="status long-polls one user may hold open at once")
     user_max_concurrent_uploads: int = Field(2, ge=1, description="uploads one user may stream at once")
     max_sessions_per_hour: int = Field(120, ge=0, description="sessions one user may create per hour (0 = no limit)")
