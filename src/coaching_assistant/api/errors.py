@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
