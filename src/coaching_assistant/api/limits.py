@@ -46,3 +46,6 @@ class PerUserLimit:
             yield
         finally:
             self.release(user_id)
+
+    def held(self, user_id: uuid.UUID) -> int:
+        return self._held[user_id]
