@@ -13,6 +13,7 @@ import asyncio
 
 from fastapi import HTTPException
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,10 +84,11 @@ class ApiGuard:
                                     code="file_too_large" if multipart else "body_too_large", status_code=413)
             user = await authenticate(headers)
             self.requests.acquire(user.id)
-        except SQLAlchemyError:
-            await self._refuse(CoachingError("The database is unavailable; try again shortly.",
-                                             code="database_unavailable", status_code=503, retry_after=5),
-                               scope, receive, send)
+        except SQLAlchemyError as exc:
+            busy = isinstance(exc, PoolTimeout)
+            await self._refuse(CoachingError(f"The database is {'busy' if busy else 'unavailable'}; try again shortly.",
+                                             code="database_busy" if busy else "database_unavailable",
+                                             status_code=503, retry_after=2 if busy else 5), scope, receive, send)
             return
         except CoachingError as exc:
             await self._refuse(exc, scope, receive, send)
