@@ -1,9 +1,17 @@
-"""Audio probing (API side, cheap) and decoding (worker side) through PyAV's bundled FFmpeg."""
+"""Audio probing (API side, cheap) and decoding (worker side) through PyAV's bundled FFmpeg.
+
+Decoding never holds the whole recording in memory: it streams 16 kHz mono int16 into an unnamed
+temporary file, and readers take float32 blocks of it (`DecodedAudio`). A four-hour recording is
+460 MB of int16 on disk instead of several gigabytes of float32 copies in the worker.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -11,6 +19,12 @@ import numpy as np
 from coaching_assistant.core.errors import PermanentError
 
 SAMPLE_RATE = 16000
+# Below telephone quality there is no speech to transcribe, and resampling a 1 Hz file to 16 kHz
+# turns a few kilobytes into gigabytes (a 28 KB WAV at 1 Hz is 14,000 s of audio).
+MIN_SAMPLE_RATE = 8000
+# A conversation recorder has one or two channels, a multitrack one a few; hundreds of channels
+# are a malformed or hostile file that FFmpeg's downmix refuses later anyway.
+MAX_CHANNELS = 8
 
 # Extension -> the FFmpeg demuxer names we accept for it.
 SUPPORTED_FORMATS: dict[str, set[str]] = {
@@ -38,11 +52,26 @@ def extension_of(filename: str) -> str:
     return Path(filename).suffix.lower().lstrip(".")
 
 
+def check_format(sample_rate: int, channels: int, *, status_code: int | None = None) -> None:
+    """Refuse sample rates and channel counts no recording of a conversation has (see
+    MIN_SAMPLE_RATE, MAX_CHANNELS). 0 means "not known yet" and passes: the frames are checked too."""
+    if 0 < sample_rate < MIN_SAMPLE_RATE:
+        raise PermanentError(
+            f"The audio's sample rate is {sample_rate} Hz; the minimum is {MIN_SAMPLE_RATE} Hz.",
+            code="sample_rate_too_low", status_code=status_code)
+    if channels > MAX_CHANNELS:
+        raise PermanentError(
+            f"The audio has {channels} channels; the maximum is {MAX_CHANNELS}.",
+            code="too_many_channels", status_code=status_code)
+
+
 def probe(path: Path, extension: str) -> AudioInfo:
-    """Check that the file is audio of the kind its name claims, and that it decodes.
+    """Check that the file is audio of the kind its name claims, that it decodes, and that its
+    sample rate and channel count are plausible (422 `sample_rate_too_low`, `too_many_channels`).
 
     Decodes up to the first second of audio, so a text file renamed `.mp3` or a header with no
-    audio after it is refused here rather than in the worker.
+    audio after it is refused here rather than in the worker. The duration is the header's, and
+    headers lie: the worker counts decoded samples again.
     """
     unsupported = PermanentError(
         f"The file is not valid {extension.upper()} audio or could not be decoded.",
@@ -55,8 +84,10 @@ def probe(path: Path, extension: str) -> AudioInfo:
             if not container.streams.audio:
                 raise unsupported
             stream = container.streams.audio[0]
+            check_format(stream.codec_context.sample_rate, stream.codec_context.channels, status_code=422)
             decoded = 0.0
             for frame in container.decode(stream):
+                check_format(frame.sample_rate, len(frame.layout.channels), status_code=422)
                 decoded += frame.samples / (frame.sample_rate or 1)
                 if decoded >= 1.0:
                     break
@@ -74,34 +105,102 @@ def probe(path: Path, extension: str) -> AudioInfo:
         raise unsupported from exc
 
 
-def decode(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
-    """16 kHz mono float32, the input every provider takes.
+class DecodedAudio:
+    """A decoded recording: 16 kHz mono int16 in an unnamed temporary file, read as float32 blocks.
 
-    Stops as soon as the decoded audio passes `max_seconds`: a small file that expands to hours
-    of audio (a decompression bomb, or a header that lies about its length) is refused before it
-    fills memory or reaches the engine.
+    Slicing (`audio[a:b]`, step 1 only) returns a new float32 array scaled to [-1, 1), the values
+    the whole-array decoder used to return, so a block of it is what every provider and the
+    diarizer take. Reads go through the file, not a memory map: mapped pages would count towards
+    the worker's resident memory for as long as the mapping lives. Not for concurrent readers.
+    """
+
+    def __init__(self, file: BinaryIO, length: int):
+        self._file = file
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def duration_seconds(self) -> float:
+        return self._length / SAMPLE_RATE
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice):
+            raise TypeError("DecodedAudio is read in blocks: index it with a slice")
+        start, stop, step = index.indices(self._length)
+        if step != 1:
+            raise ValueError("DecodedAudio is read in contiguous blocks (step 1)")
+        count = max(0, stop - start)
+        self._file.seek(start * 2)
+        pcm = np.fromfile(self._file, dtype="<i2", count=count)
+        if pcm.size != count:
+            raise OSError("The decoded audio file is shorter than expected")
+        samples = pcm.astype(np.float32)
+        samples /= 32768.0
+        return samples
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> DecodedAudio:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+
+def decode_to_file(path: Path, *, work_dir: Path | None = None, max_seconds: float | None = None) -> DecodedAudio:
+    """Decode to 16 kHz mono int16 in an unnamed temporary file under `work_dir`; close it after use.
+
+    The file never has a name (O_TMPFILE, or unlinked at once), so it is gone when closed, when
+    this raises, and even when the worker is killed. Decoding stops as soon as the decoded audio
+    passes `max_seconds`, whatever the header said: a small file that expands to hours of audio
+    (a decompression bomb, or a header that lies about its length) is refused while decoding,
+    with at most one frame of it in memory.
     """
     limit = int(max_seconds * SAMPLE_RATE) if max_seconds else None
-    chunks: list[np.ndarray] = []
+    file = tempfile.TemporaryFile(dir=work_dir, prefix="decoded-")
     total = 0
+
+    def write(out: av.AudioFrame) -> None:
+        nonlocal total
+        chunk = out.to_ndarray().reshape(-1).astype("<i2", copy=False)
+        file.write(chunk.tobytes())
+        total += chunk.size
+        if limit is not None and total > limit:
+            raise PermanentError(
+                f"The audio is longer than the maximum of {max_seconds:.0f} seconds.", code="audio_too_long")
+
     try:
         with av.open(str(path), options=OPEN_OPTIONS, metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise PermanentError("The file has no audio stream.", code="audio_decode_failed")
+            stream = container.streams.audio[0]
+            # Files stored before the upload checked these fail here with the same codes.
+            check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            for frame in container.decode(audio=0):
+            for frame in container.decode(stream):
+                check_format(frame.sample_rate, len(frame.layout.channels))
                 for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
-                    chunks.append(chunk)
-                    total += chunk.size
-                if limit is not None and total > limit:
-                    raise PermanentError(
-                        f"The audio is longer than the maximum of {max_seconds:.0f} seconds.",
-                        code="audio_too_long")
+                    write(out)
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                write(out)
+        if total == 0:
+            raise PermanentError("The audio contains no samples.", code="audio_decode_failed")
+        file.flush()
     except (av.FFmpegError, ValueError, IndexError) as exc:
+        file.close()
         raise PermanentError(f"The audio could not be decoded: {exc}", code="audio_decode_failed") from exc
-    if not chunks or total == 0:
-        raise PermanentError("The audio contains no samples.", code="audio_decode_failed")
-    return (np.concatenate(chunks).astype(np.float32) / 32768.0)
+    except BaseException:
+        file.close()
+        raise
+    return DecodedAudio(file, total)
+
+
+def decode(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
+    """The whole recording as one 16 kHz mono float32 array: for short clips (tests, benchmarks).
+    The pipeline reads `decode_to_file` in blocks instead."""
+    with decode_to_file(path, max_seconds=max_seconds) as decoded:
+        return decoded[:]

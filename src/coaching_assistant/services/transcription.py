@@ -1,9 +1,11 @@
 """The transcription pipeline a worker runs for one session.
 
 Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–75, by audio
-seconds done) → speaker diarization (75–90) → save (92–100). Chinese results for Taiwan
-sessions are converted to Traditional characters after diarization (which rejoins split
-segments' words with spaces); roles are guessed from the diarized segments when they are
+seconds done) → speaker diarization (75–90) → save (92–100). The audio is decoded to a temporary
+file and read in blocks (speech-to-text in pieces of at most ten minutes, diarization ten minutes
+at a time), so a worker's memory does not grow with the length of the recording. Chinese results
+for Taiwan sessions are converted to Traditional characters after diarization (which rejoins
+split segments' words with spaces); roles are guessed from the diarized segments when they are
 saved. Progress goes to the `processing_status` row (read by
 GET …/status) and to a `publish` callback (the task turns it into Celery's PROGRESS state).
 
@@ -37,7 +39,7 @@ from coaching_assistant.models import (
     SessionStatus,
     TranscriptSegment,
 )
-from coaching_assistant.services import audio, chinese, roles, storage
+from coaching_assistant.services import audio, chinese, piecewise, roles, storage
 from coaching_assistant.stt import SpeechToTextProvider, get_provider
 from coaching_assistant.stt.base import Segment
 
@@ -356,11 +358,13 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
     heartbeat.start()
     reporter = ProgressReporter(session_id=sid, token=claimed.token, publish=publish, heartbeat=heartbeat,
                                 min_interval=settings.progress_min_interval_seconds)
+    samples: audio.DecodedAudio | None = None
     try:
         reporter.update(DECODE_START, "Decoding audio", force=True)
         with storage.local_copy(settings, claimed.audio_uri) as path:
-            samples = audio.decode(path, max_seconds=settings.max_audio_seconds)
-        duration = len(samples) / 16000
+            settings.audio_dir.mkdir(parents=True, exist_ok=True)  # on the storage disk, not a RAM-backed /tmp
+            samples = audio.decode_to_file(path, work_dir=settings.audio_dir, max_seconds=settings.max_audio_seconds)
+        duration = samples.duration_seconds  # the decoded length, not the header's
         reporter.duration_total = round(duration, 3)
         reporter.update(STT_START, "Transcribing audio", processed=0.0, force=True)
 
@@ -371,7 +375,7 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
                             processed=round(seconds, 3))
 
         engine = provider or get_provider(settings)
-        segments = engine.transcribe(samples, language=language, on_progress=on_stt_progress)
+        segments = piecewise.transcribe_in_pieces(engine, samples, language=language, on_progress=on_stt_progress)
         if settings.diarization_enabled:
             reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
             segments = diarize(samples, segments, num_speakers=claimed.num_speakers,
@@ -414,6 +418,8 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
         _fail_quietly(sid, claimed.token, exc)
         raise
     finally:
+        if samples is not None:
+            samples.close()  # the decoded file has no name: closing it frees its disk space
         heartbeat.stop()
 
 
