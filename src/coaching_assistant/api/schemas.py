@@ -107,6 +107,7 @@ class SegmentOut(BaseModel):
     confidence: float | None
     words: list[WordOut]
     history: list[dict[str, Any]] = Field(description="earlier versions of the text, oldest first")
+    version: int = Field(description="+1 per text edit; send it back in `versions` to refuse a stale edit")
 
 
 class SpeakerRoleOut(BaseModel):
@@ -139,6 +140,9 @@ class SegmentRolesIn(BaseModel):
 class SegmentContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     segment_content: dict[str, str] = Field(description='{"<segment id>": "new text"}')
+    versions: dict[str, StrictInt] | None = Field(
+        None, description='{"<segment id>": <the version you edited>}: 412 precondition_failed, and nothing '
+                          "changed, if any of them was edited since")
 
 
 class HealthOut(BaseModel):

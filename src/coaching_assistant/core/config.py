@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     max_stored_bytes_per_user: int = Field(
         20 * 1024**3, ge=0, description="audio bytes one user may keep stored (0 = no limit)")
 
+    # Transcript edits
+    max_edit_history: int = Field(
+        50, ge=1, description="earlier texts one segment keeps; an edit beyond is refused (409 edit_history_full)")
+
     @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",
                      "whisper_model_path", "google_application_credentials_json",
                      "google_project_id", "gcs_bucket", mode="before")

@@ -80,6 +80,8 @@ class CoachingSession(Base):
     # The Celery task id of the current transcription attempt (the seed's column name).
     transcription_job_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Calls of retry-transcription so far; `attempts` restarts at 0 with each, this never does.
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
     # The running attempt holds a lease, renewed by a heartbeat; `lease_owner` is a token unique to
     # that attempt, so even a redelivered copy of the same task cannot write over it.
     lease_expires_at: Mapped[datetime | None] = mapped_column()
@@ -92,6 +94,8 @@ class CoachingSession(Base):
     num_speakers: Mapped[int | None] = mapped_column(Integer)  # set by create_session (default 2)
     # {"1": {"role": "coach", "confidence": 0.9, "source": "auto" | "user"}, …}
     speaker_roles: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # +1 per change of speaker_roles by a user: the compare-and-set that keeps concurrent role edits.
+    speaker_roles_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
@@ -144,5 +148,8 @@ class TranscriptSegment(Base):
     role: Mapped[str | None] = mapped_column(String(16))
     # Earlier versions of `content`, oldest first: [{"content": …, "replaced_at": …}].
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # +1 per text edit. Edits write WHERE version = <the version read>, so two concurrent edits
+    # cannot overwrite each other's text (SQLite ignores SELECT … FOR UPDATE).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     session: Mapped[CoachingSession] = relationship(back_populates="segments")

@@ -17,6 +17,7 @@ ROLES = ("coach", "client", "unknown")
 LABELS = {"en": {"coach": "Coach", "client": "Client"}, "zh": {"coach": "教練", "client": "客戶"}}
 _QUESTION = re.compile(r"[?？]")
 EVIDENCE_WEIGHTS = {"questions": 0.5, "talks_less": 0.3, "opens": 0.2}
+MAX_NAME_CHARS = 40  # a speaker name (imported or written into an export)
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,28 @@ def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
     return roles
 
 
+def clean_name(name: object) -> str | None:
+    """A speaker name as one short line, or None when nothing is left.
+
+    A name is written into every cue of an export (`<v Name>` in VTT, `Name:` in SRT, a TXT
+    heading, an XLSX cell): a line break in it ends the cue and lets the rest of the name forge a
+    cue of its own, `<` or `>` ends the voice tag, and control characters break XLSX. So any kind
+    of space or line break becomes one space, other invisible characters (controls, format
+    characters such as bidi overrides) and `<`/`>` go, and the name is cut to MAX_NAME_CHARS.
+    Applied when a file is imported and again whenever a label is written, for names stored
+    before this rule existed."""
+    if not isinstance(name, str):
+        return None
+    kept = "".join(" " if ch.isspace() else ch for ch in name
+                   if ch.isspace() or (ch.isprintable() and ch not in "<>"))
+    return " ".join(kept.split())[:MAX_NAME_CHARS].rstrip() or None
+
+
 def label(role: str, speaker_id: int, language: str, name: str | None = None) -> str:
     """Coach / Client (教練 / 客戶 for Chinese sessions); a speaker without a role keeps the name
-    an imported file gave it, else is `Speaker N`."""
+    an imported file gave it (cleaned, see clean_name), else is `Speaker N`."""
     names = LABELS["zh" if language.lower().startswith(("zh", "cmn", "yue")) else "en"]
-    return names.get(role) or name or f"Speaker {speaker_id}"
+    return names.get(role) or clean_name(name) or f"Speaker {speaker_id}"
 
 
 def turns(lines: Sequence[Line]) -> list[list[Line]]:

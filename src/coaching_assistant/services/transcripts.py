@@ -1,34 +1,64 @@
-"""A completed session's transcript: effective roles, exports, edits, statistics and imports."""
+"""A completed session's transcript: effective roles, its JSON and download views, edits, and the
+import that makes a session from an existing file (read by `transcript_parsing`)."""
 
 from __future__ import annotations
 
-import io
-import re
+import random
+import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from coaching_assistant.core.database import rows_changed
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
-from coaching_assistant.services import roles
+from coaching_assistant.services import roles, transcript_export
 from coaching_assistant.services.sessions import InvalidState, NotFound, display_name
+from coaching_assistant.services.transcript_export import content_disposition
+from coaching_assistant.services.transcript_parsing import (
+    MAX_SEGMENT_CHARS,
+    MAX_TRANSCRIPT_SEGMENTS,
+    ROLE_NAMES,
+    ImportedCue,
+    InvalidTranscript,
+    clean,
+    one_line,
+    parse_transcript,
+)
+
+__all__ = ["FORMATS", "MAX_IMPORT_BYTES", "MAX_SEGMENT_CHARS", "MAX_TRANSCRIPT_SEGMENTS", "BadRequest",
+           "EditConflict", "ImportedCue", "InvalidTranscript", "StaleVersion", "check_can_import",
+           "content_disposition", "effective_role", "import_transcript", "lines_of", "parse_transcript", "render",
+           "rows", "set_segment_content", "set_segment_roles", "set_speaker_roles", "statistics", "transcript_json"]
 
 FORMATS = {"json": "application/json", "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
            "txt": "text/plain; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-MAX_SEGMENT_CHARS = 10_000
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# A lost compare-and-set is retried on fresh data; with N concurrent writers of one row each round
+# has a winner, so a writer loses at most N - 1 times in a row (jitter spreads the rounds out).
+EDIT_ATTEMPTS = 40
 
 
 class BadRequest(CoachingError):
     status_code = 422
+
+
+class EditConflict(CoachingError):
+    """The edit cannot be applied as it stands (too many concurrent writers, a full history)."""
+
+    code = "edit_conflict"
+    status_code = 409
+
+
+class StaleVersion(CoachingError):
+    """The client said which version it edited, and the segment has changed since."""
+
+    code = "precondition_failed"
+    status_code = 412
 
 
 def _ready(session: CoachingSession) -> list[TranscriptSegment]:
@@ -71,7 +101,8 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
         "segments": [
             {"id": s.id, "speaker_id": s.speaker_id, "role": effective_role(session, s),
              "role_override": s.role, "start_seconds": s.start_seconds, "end_seconds": s.end_seconds,
-             "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or []}
+             "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or [],
+             "version": s.version}
             for s in segments
         ],
         "statistics": roles.statistics(lines_of(session), session.duration_seconds),
@@ -84,90 +115,33 @@ def _role_out(session: CoachingSession, speaker: str, entry: dict[str, Any]) -> 
             "label": roles.label(role, int(speaker), session.language, name=entry.get("name"))}
 
 
-def _clock(seconds: float, separator: str) -> str:
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
-
-
 def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
     return roles.label(effective_role(session, segment), segment.speaker_id, session.language,
                        name=_speaker(session, segment.speaker_id).get("name"))
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+def rows(session: CoachingSession) -> list[transcript_export.Row]:
+    """What every download shows per segment; labels and text are one line each."""
+    return [transcript_export.Row(s.start_seconds, s.end_seconds, _label(session, s), s.speaker_id,
+                                  one_line(s.content)) for s in _ready(session)]
 
 
-def _clean(text: str) -> str:
-    """Text without control characters (they break XLSX and PostgreSQL text)."""
-    return _CONTROL.sub("", text)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_clean(text).split())
+_WRITERS = {"vtt": transcript_export.vtt, "srt": transcript_export.srt, "txt": transcript_export.txt,
+            "xlsx": transcript_export.xlsx}
 
 
 def render(session: CoachingSession, fmt: str) -> bytes:
     """The transcript as `fmt` (vtt, srt, txt or xlsx; json is transcript_json)."""
-    segments = _ready(session)
-    if fmt == "vtt":
-        cues = [f"{_clock(s.start_seconds, '.')} --> {_clock(s.end_seconds, '.')}\n"
-                f"<v {_label(session, s)}>{_escape_vtt(_one_line(s.content))}" for s in segments]
-        return ("WEBVTT\n\n" + "\n\n".join(cues) + "\n").encode()
-    if fmt == "srt":
-        cues = [f"{i}\n{_clock(s.start_seconds, ',')} --> {_clock(s.end_seconds, ',')}\n"
-                f"{_label(session, s)}: {_one_line(s.content)}" for i, s in enumerate(segments, 1)]
-        return ("\n\n".join(cues) + "\n").encode()
-    if fmt == "txt":
-        blocks: list[str] = []
-        current = None
-        for s in segments:
-            name = _label(session, s)
-            if name != current:
-                blocks.append(f"\n{name} [{_clock(s.start_seconds, '.')[:8]}]\n" if blocks else
-                              f"{name} [{_clock(s.start_seconds, '.')[:8]}]\n")
-                current = name
-            blocks.append(_one_line(s.content) + "\n")
-        return "".join(blocks).encode()
-    if fmt == "xlsx":
-        return _xlsx(session, segments)
-    raise BadRequest(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.", code="unsupported_format")
+    table = rows(session)
+    if fmt not in _WRITERS:
+        raise BadRequest(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.", code="unsupported_format")
+    return _WRITERS[fmt](table)
 
 
-def _escape_vtt(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _xlsx(session: CoachingSession, segments: list[TranscriptSegment]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Transcript"
-    sheet.append(["Start", "End", "Role", "Speaker", "Text"])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for s in segments:
-        sheet.append([_clock(s.start_seconds, ".")[:-4], _clock(s.end_seconds, ".")[:-4], _label(session, s),
-                      s.speaker_id, _one_line(s.content)])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text that starts with "=" is text, never a formula
-    sheet.column_dimensions["C"].width = 12
-    sheet.column_dimensions["E"].width = 100
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def content_disposition(title: str, fmt: str) -> str:
-    """attachment; an ASCII fallback name and the real one as RFC 5987 UTF-8 (CJK titles work)."""
-    name = re.sub(r'[\x00-\x1f\x7f/\\"]+', " ", title).strip() or "transcript"
-    fallback = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" _") or "transcript"
-    return f"attachment; filename=\"{fallback}.{fmt}\"; filename*=UTF-8''{quote(f'{name}.{fmt}', safe='')}"
+# ---- edits ------------------------------------------------------------------------------------
+# Every edit is a compare-and-set: read, then write only if what was read is still there, else read
+# again. SELECT … FOR UPDATE is a no-op on SQLite (20 concurrent edits of one segment kept 2 of the
+# 20 texts), so the same UPDATE … WHERE version = <read> guards both databases.
 
 
 def _role(value: object, where: str) -> str:
@@ -177,152 +151,151 @@ def _role(value: object, where: str) -> str:
     return role
 
 
+def _pause(attempt: int) -> None:
+    """Jittered backoff after a lost compare-and-set, so the losers do not collide again at once."""
+    time.sleep(random.uniform(0, min(0.1, 0.002 * 2 ** attempt)))  # noqa: S311 - jitter, not a secret
+
+
 def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[str, str]) -> None:
+    """Roles chosen by the user. speaker_roles is one JSON value on the session, so two requests
+    that each set one speaker would overwrite each other: the write is a compare-and-set on
+    speaker_roles_version, and a lost race re-applies the request to the roles as they are now."""
     segments = _ready(session)
     speakers = {str(s.speaker_id) for s in segments}
     if not assignments:
         raise BadRequest("speaker_roles is empty.", code="invalid_role")
-    current = dict(session.speaker_roles or {})
+    chosen: dict[str, str] = {}
     for speaker, value in assignments.items():
         if speaker not in speakers:
             raise BadRequest(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
                              f"{', '.join(sorted(speakers, key=int))}).", code="unknown_speaker")
-        current[speaker] = {**current.get(speaker, {}), "role": _role(value, f"speaker {speaker}"),
-                            "confidence": 1.0, "source": "user"}
-    session.speaker_roles = current
-    db.commit()
+        chosen[speaker] = _role(value, f"speaker {speaker}")
+    for attempt in range(EDIT_ATTEMPTS):
+        row = db.execute(select(CoachingSession.speaker_roles, CoachingSession.speaker_roles_version)
+                         .where(CoachingSession.id == session.id)).first()
+        if row is None:
+            raise NotFound("The session was deleted.")
+        current = dict(row.speaker_roles or {})
+        for speaker, role in chosen.items():
+            current[speaker] = {**current.get(speaker, {}), "role": role, "confidence": 1.0, "source": "user"}
+        if rows_changed(db, update(CoachingSession)
+                        .where(CoachingSession.id == session.id,
+                               CoachingSession.speaker_roles_version == row.speaker_roles_version)
+                        .values(speaker_roles=current, speaker_roles_version=row.speaker_roles_version + 1)
+                        .execution_options(synchronize_session=False)) == 1:
+            db.commit()
+            return
+        db.rollback()
+        _pause(attempt)
+    raise EditConflict("Too many edits of this transcript at once; try again.")
 
 
-def _segments_by_id(session: CoachingSession, ids: list[str]) -> dict[str, TranscriptSegment]:
+def _segment_ids(session: CoachingSession, keys: list[str]) -> dict[str, uuid.UUID]:
+    """The segment id of each key of a request body, refusing malformed and repeated ids."""
     _ready(session)
-    db = object_session(session)
-    assert db is not None
-    # Lock the session's segments for this transaction: two edits of one segment each keep the
-    # other's text in the history instead of overwriting it.
-    locked = db.scalars(select(TranscriptSegment).where(TranscriptSegment.session_id == session.id)
-                        .order_by(TranscriptSegment.position).with_for_update().execution_options(populate_existing=True))
-    by_id = {str(s.id): s for s in locked}
-    if not ids:
+    if not keys:
         raise BadRequest("No segment given.", code="invalid_segment")
-    for segment_id in ids:
+    ids: dict[str, uuid.UUID] = {}
+    for key in keys:
         try:
-            key = str(uuid.UUID(segment_id))
+            ids[key] = uuid.UUID(key)
         except ValueError:
-            raise BadRequest(f"{segment_id!r} is not a segment id.", code="invalid_segment") from None
-        if key not in by_id:
-            raise BadRequest(f"Segment {segment_id} is not in this transcript.", code="unknown_segment")
-    return {segment_id: by_id[str(uuid.UUID(segment_id))] for segment_id in ids}
+            raise BadRequest(f"{key!r} is not a segment id.", code="invalid_segment") from None
+    if len(set(ids.values())) != len(ids):
+        raise BadRequest("A segment is given more than once.", code="invalid_segment")
+    return ids
+
+
+class _Seen(NamedTuple):
+    content: str
+    history: list[dict[str, Any]]
+    version: int
+
+
+def _read(db: Session, session_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> dict[uuid.UUID, _Seen]:
+    """The segments as they are now, read with a plain SELECT (no ORM object to go stale)."""
+    found = {row.id: _Seen(row.content, list(row.history or []), row.version) for row in db.execute(
+        select(TranscriptSegment.id, TranscriptSegment.content, TranscriptSegment.history, TranscriptSegment.version)
+        .where(TranscriptSegment.session_id == session_id, TranscriptSegment.id.in_(list(ids.values()))))}
+    for key, segment_id in ids.items():
+        if segment_id not in found:
+            raise BadRequest(f"Segment {key} is not in this transcript.", code="unknown_segment")
+    return found
 
 
 def set_segment_roles(db: Session, session: CoachingSession, assignments: dict[str, str | None]) -> None:
-    """A role per segment; null removes the override (the speaker's role applies again)."""
-    targets = _segments_by_id(session, list(assignments))
-    updates = {key: (None if value is None else _role(value, f"segment {key}")) for key, value in assignments.items()}
-    for key, role in updates.items():
-        targets[key].role = role
+    """A role per segment; null removes the override (the speaker's role applies again). A role is
+    one value with no history, so the last writer wins: nothing else can be lost."""
+    ids = _segment_ids(session, list(assignments))
+    chosen = {ids[key]: (None if value is None else _role(value, f"segment {key}"))
+              for key, value in assignments.items()}
+    _read(db, session.id, ids)
+    for segment_id, role in chosen.items():
+        db.execute(update(TranscriptSegment)
+                   .where(TranscriptSegment.id == segment_id, TranscriptSegment.session_id == session.id)
+                   .values(role=role).execution_options(synchronize_session=False))
     db.commit()
 
 
-def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, str]) -> None:
-    """New text per segment; the replaced text goes to the segment's history."""
-    targets = _segments_by_id(session, list(edits))
+def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, str], *, max_history: int,
+                        versions: dict[str, int] | None = None) -> None:
+    """New text per segment, all or nothing; the replaced text goes to the segment's history.
+
+    Each segment is written with UPDATE … WHERE version = <the version read>; when another edit got
+    there first, the whole request is read and applied again, so the text it replaces (the other
+    edit's) still lands in the history. `versions` (what the client read) turns that into a 412:
+    the caller wants to see the other edit before overwriting it. The history is capped at
+    `max_history` entries, so edits cannot grow a segment without bound."""
+    ids = _segment_ids(session, list(edits))
+    expected: dict[uuid.UUID, int] = {}
+    for key, version in (versions or {}).items():
+        try:
+            segment_id = uuid.UUID(key)
+        except ValueError:
+            raise BadRequest(f"versions: {key!r} is not a segment id.", code="invalid_segment") from None
+        if segment_id not in ids.values():
+            raise BadRequest(f"versions names {key!r}, which this request does not edit.", code="invalid_segment")
+        expected[segment_id] = version
+    texts: dict[uuid.UUID, str] = {}
     for key, text in edits.items():
         if not isinstance(text, str) or not text.strip():
             raise BadRequest(f"Segment {key}: the text must not be empty.", code="invalid_content")
-        if _CONTROL.search(text):
+        if clean(text) != text:
             raise BadRequest(f"Segment {key}: the text contains control characters.", code="invalid_content")
         if len(text) > MAX_SEGMENT_CHARS:
             raise BadRequest(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
                              code="invalid_content")
-    now = datetime.now(UTC).isoformat()
-    for key, text in edits.items():
-        segment = targets[key]
-        if text.strip() == segment.content:
-            continue
-        segment.history = [*(segment.history or []), {"content": segment.content, "replaced_at": now}]
-        segment.content = text.strip()
-    db.commit()
+        texts[ids[key]] = text.strip()
+    for attempt in range(EDIT_ATTEMPTS):
+        seen = _read(db, session.id, ids)
+        for segment_id, version in expected.items():
+            if seen[segment_id].version != version:
+                raise StaleVersion(f"Segment {segment_id} is at version {seen[segment_id].version}, not {version}: it "
+                                   "was edited since you read it. Read the transcript again and re-apply your edit.")
+        changes = {segment_id: text for segment_id, text in texts.items() if text != seen[segment_id].content}
+        for key, segment_id in ids.items():
+            if segment_id in changes and len(seen[segment_id].history) >= max_history:
+                raise EditConflict(f"Segment {key} already keeps {max_history} earlier versions, the most a segment "
+                                   "may keep; it cannot be edited again.", code="edit_history_full")
+        now = datetime.now(UTC).isoformat()
+        if all(_replace(db, segment_id, seen[segment_id], text, now) for segment_id, text in changes.items()):
+            db.commit()
+            return
+        db.rollback()
+        _pause(attempt)
+    raise EditConflict("Too many edits of this segment at once; try again.")
+
+
+def _replace(db: Session, segment_id: uuid.UUID, seen: _Seen, text: str, now: str) -> bool:
+    """Write the new text if the segment is still the version that was read."""
+    return rows_changed(db, update(TranscriptSegment)
+                        .where(TranscriptSegment.id == segment_id, TranscriptSegment.version == seen.version)
+                        .values(content=text, version=seen.version + 1,
+                                history=[*seen.history, {"content": seen.content, "replaced_at": now}])
+                        .execution_options(synchronize_session=False)) == 1
 
 
 # ---- import of an existing VTT or SRT transcript -------------------------------------------
-
-_NAMES = {"coach": "coach", "教練": "coach", "教练": "coach", "client": "client", "客戶": "client",
-          "客户": "client", "coachee": "client"}  # keys compared lower-cased
-_PREFIX = re.compile(r"^\s*([^:：<>\n]{1,40})[:：]\s*(.+)$", re.S)
-_TIMING = re.compile(r"^\s*(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s.*)?$")
-_VOICE = re.compile(r"^\s*<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?\s*$", re.S)
-
-
-def parse_transcript(data: bytes, filename: str) -> list[tuple[float, float, str | None, str]]:
-    """(start, end, speaker name or None, text) per cue of a VTT or SRT file."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadRequest("The transcript file is not UTF-8 text.", code="invalid_transcript") from None
-    if not text.strip():
-        raise BadRequest("The transcript file is empty.", code="invalid_transcript")
-    for number, line in enumerate(text.splitlines(), 1):
-        if "-->" in line and not _TIMING.match(line):
-            raise BadRequest(f"Line {number}: cannot read the cue timing {line.strip()[:80]!r} "
-                             "(expected 00:00:01.000 --> 00:00:02.000).", code="invalid_transcript")
-    cues: list[_Cue] = []
-    if text.lstrip().startswith("WEBVTT"):
-        import webvtt
-        from webvtt.errors import MalformedFileError
-
-        try:
-            parsed = webvtt.from_buffer(io.StringIO(text), format="vtt")
-        except MalformedFileError as exc:
-            raise BadRequest(f"Not a valid WebVTT file: {exc}", code="invalid_transcript") from None
-        cues = [_cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.raw_text)
-                for c in parsed.captions]
-    else:
-        import srt
-
-        try:
-            subtitles = list(srt.parse(text, ignore_errors=False))
-        except (srt.SRTParseError, ValueError) as exc:
-            raise BadRequest(f"Not a valid SRT or WebVTT file ({filename}): {exc}", code="invalid_transcript") from None
-        cues = [_cue(sub.start.total_seconds(), sub.end.total_seconds(), sub.content) for sub in subtitles]
-    # `Name: text` names a speaker when Name is a role name (Coach, 客戶, …) or starts two or more
-    # cues; otherwise ("At noon: lunch", "My point is: yes") the colon is part of the text.
-    prefixes = Counter(c.prefix.lower() for c in cues if c.prefix)
-    result: list[tuple[float, float, str | None, str]] = []
-    for c in cues:
-        if c.prefix and (c.prefix.lower() in _NAMES or prefixes[c.prefix.lower()] >= 2):
-            result.append((c.start, c.end, c.prefix, c.after_prefix))
-        else:
-            result.append((c.start, c.end, c.voice, c.text))
-    result = [cue for cue in result if cue[3]]
-    if not result:
-        raise BadRequest("The transcript file has no cues with text.", code="invalid_transcript")
-    for start, end, _, _ in result:
-        if end < start:
-            raise BadRequest(f"A cue ends before it starts ({_clock(start, '.')} --> {_clock(end, '.')}).",
-                             code="invalid_transcript")
-    return result
-
-
-@dataclass(frozen=True)
-class _Cue:
-    start: float
-    end: float
-    text: str  # the whole text, tags removed
-    voice: str | None = None  # from a <v Name> tag: certainly a speaker
-    prefix: str | None = None  # from "Name: …": perhaps a speaker
-    after_prefix: str = ""
-
-
-def _cue(start: float, end: float, raw: str) -> _Cue:
-    raw = _clean(raw).strip()
-    voice = _VOICE.match(raw)
-    if voice:
-        return _Cue(start, end, _one_line(re.sub(r"<[^>]+>", "", voice.group(2))), voice=voice.group(1).strip())
-    text = _one_line(re.sub(r"<[^>]+>", "", raw))
-    prefix = _PREFIX.match(text)
-    if prefix and not re.search(r"\d", prefix.group(1)):
-        return _Cue(start, end, text, prefix=prefix.group(1).strip(), after_prefix=_one_line(prefix.group(2)))
-    return _Cue(start, end, text)
 
 
 def check_can_import(session: CoachingSession) -> None:
@@ -333,22 +306,23 @@ def check_can_import(session: CoachingSession) -> None:
 
 def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename: str) -> CoachingSession:
     """Make a waiting session (no audio yet) a completed one from an existing transcript. The
-    status changes with a compare-and-set, so a concurrent upload or import cannot interleave."""
+    status changes with a compare-and-set, so a concurrent upload or import cannot interleave.
+    Reading the file is CPU work: callers in the API run this in the thread pool."""
     cues = parse_transcript(data, filename)
     speaker_ids: dict[str, int] = {}
     speaker_roles: dict[str, dict[str, Any]] = {}
-    for _, _, name, _ in cues:
-        key = (name or "").strip().lower()
+    for cue in cues:
+        key = (cue.speaker or "").lower()
         if key not in speaker_ids:
             speaker_ids[key] = len(speaker_ids) + 1
-            role = _NAMES.get(key, "unknown")
+            role = ROLE_NAMES.get(key, "unknown")
             speaker_roles[str(speaker_ids[key])] = {"role": role, "confidence": 1.0 if role != "unknown" else None,
-                                                    "source": "import", "name": name}
+                                                    "source": "import", "name": cue.speaker}
     now = datetime.now(UTC)
     claimed = rows_changed(db, update(CoachingSession)
                            .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.UPLOADING)
                            .values(status=SessionStatus.COMPLETED, speaker_roles=speaker_roles,
-                                   segments_count=len(cues), duration_seconds=round(max(c[1] for c in cues), 3),
+                                   segments_count=len(cues), duration_seconds=round(max(c.end for c in cues), 3),
                                    audio_filename=display_name(filename, fallback="transcript"),
                                    completed_at=now, updated_at=now)
                            .execution_options(synchronize_session=False))
@@ -356,10 +330,10 @@ def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename:
         db.rollback()
         raise InvalidState("The session changed while the transcript was read: it no longer waits for its audio.",
                            code="invalid_session_status")
-    db.add_all(TranscriptSegment(session_id=session_id, position=i, start_seconds=start, end_seconds=end,
-                                 speaker_id=speaker_ids[(name or "").strip().lower()], content=text,
-                                 confidence=None, words=[], history=[])
-               for i, (start, end, name, text) in enumerate(cues))
+    db.add_all(TranscriptSegment(session_id=session_id, position=i, start_seconds=cue.start, end_seconds=cue.end,
+                                 speaker_id=speaker_ids[(cue.speaker or "").lower()], content=cue.text,
+                                 confidence=None, words=[], history=[], version=1)
+               for i, cue in enumerate(cues))
     db.commit()
     session = db.get(CoachingSession, session_id)
     assert session is not None

@@ -98,8 +98,10 @@ async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, u
 
 
 @router.post("/{session_id}/retry-transcription", status_code=202, response_model=QueuedOut)
-def retry_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> QueuedOut:
-    session = sessions.retry(db, user=user, session_id=session_id, enqueue=enqueue_transcription)
+def retry_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+                        settings: AppSettings) -> QueuedOut:
+    session = sessions.retry(db, settings=settings, user=user, session_id=session_id,
+                             enqueue=enqueue_transcription)
     return QueuedOut(session_id=session.id, status=session.status,
                      task_id=session.transcription_job_id or "")
 
@@ -164,8 +166,10 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
     await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
     received = await receive_file(request, directory=storage.incoming_dir(settings),
                                   max_bytes=transcripts.MAX_IMPORT_BYTES)
+    # Reading the file and parsing it are blocking work: both run in the thread pool, never on the
+    # event loop (which also answers /api/health).
     try:
-        data = received.temp_path.read_bytes()
+        data = await run_in_threadpool(received.temp_path.read_bytes)
     finally:
         received.temp_path.unlink(missing_ok=True)
     session = await run_in_threadpool(transcripts.import_transcript, db, session_id, data, received.filename)
@@ -185,7 +189,8 @@ def _transcript_response(session: Any, status_code: int = 200, headers: dict[str
 
 
 def _edited(db: DbSession, session: Any) -> Response:
-    db.refresh(session)
+    # The edits wrote with UPDATE statements, not through these objects: load everything again.
+    db.expire_all()
     return _transcript_response(session)
 
 
@@ -204,7 +209,12 @@ def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, us
 
 
 @router.patch("/{session_id}/segment-content", response_model=TranscriptOut)
-def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbSession, user: CurrentUser) -> Response:
+def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbSession, user: CurrentUser,
+                    settings: AppSettings) -> Response:
+    """New text per segment, all or nothing; the old text goes to the segment's history (at most
+    MAX_EDIT_HISTORY entries). Concurrent edits never lose a text; with `versions`, an edit of a
+    segment that changed since is refused with 412."""
     session = sessions.get_session(db, user=user, session_id=session_id)
-    transcripts.set_segment_content(db, session, body.segment_content)
+    transcripts.set_segment_content(db, session, body.segment_content, max_history=settings.max_edit_history,
+                                    versions=body.versions)
     return _edited(db, session)
