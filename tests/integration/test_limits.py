@@ -3,6 +3,8 @@ stored or queued by a refused request (issue 16, items 3, 7 and 10)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -94,3 +96,36 @@ def test_unexpected_and_load_errors_are_json(app, user_headers, monkeypatch, err
     assert response.json()["message"]
     if status == 503:
         assert response.headers["Retry-After"] == "2"
+
+
+def test_cancel_retry_loops_end(client, user_headers, limits, empty_queue, db, monkeypatch):
+    """Each retry queues a message; MAX_RETRIES_PER_SESSION bounds them. A retry the broker
+    refused costs nothing."""
+    from kombu.exceptions import OperationalError
+
+    from coaching_assistant.api.routers import sessions as routes
+    from coaching_assistant.models import CoachingSession
+
+    limits(max_retries_per_session=3)
+    sid = new_session(client, user_headers)
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("a.wav", wav_bytes())},
+                       headers=user_headers).status_code == 202
+    for _ in range(3):
+        assert client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers).status_code == 200
+        assert client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers).status_code == 202
+    assert client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers).status_code == 200
+    refused = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "retry_limit_reached"
+    assert empty_queue.llen("celery") == 4  # the upload and three retries
+    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "cancelled"
+
+    limits(max_retries_per_session=4)
+
+    def broker_down(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(routes, "enqueue_transcription", broker_down)
+    failed = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
+    assert failed.status_code == 503 and failed.json()["code"] == "broker_unavailable"
+    row = db.get(CoachingSession, uuid.UUID(sid))
+    assert row is not None and row.status == "cancelled" and row.retry_count == 3

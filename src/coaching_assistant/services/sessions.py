@@ -229,20 +229,30 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
 RETRYABLE = (SessionStatus.FAILED, SessionStatus.CANCELLED)
 
 
-def retry(db: Session, *, user: User, session_id: uuid.UUID, enqueue: Enqueue) -> CoachingSession:
+def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
+          enqueue: Enqueue) -> CoachingSession:
+    """Queue a failed or cancelled session again, at most MAX_RETRIES_PER_SESSION times: each
+    retry puts a message on the queue, so a cancel/retry loop must end."""
     session = get_session(db, user=user, session_id=session_id)
     if session.status not in RETRYABLE:
         raise InvalidState(f"Only a failed or cancelled session can be retried (it is '{session.status}').")
     if not session.audio_uri:
         raise InvalidState("This session has no audio to transcribe; upload it first.",
                            code="audio_missing")
+    limit = settings.max_retries_per_session
+    if limit and session.retry_count >= limit:
+        raise QuotaExceeded(f"This session was retried {session.retry_count} times, the most allowed "
+                            "(MAX_RETRIES_PER_SESSION); upload the audio to a new session instead.",
+                            code="retry_limit_reached")
     previous = {"status": session.status, "error_code": session.error_code,
                 "error_message": session.error_message, "transcription_job_id": session.transcription_job_id,
-                "attempts": session.attempts}
+                "attempts": session.attempts, "retry_count": session.retry_count}
     won = rows_changed(db, update(CoachingSession)
-                       .where(CoachingSession.id == session.id, CoachingSession.status == previous["status"])
+                       .where(CoachingSession.id == session.id, CoachingSession.status == previous["status"],
+                              CoachingSession.retry_count == session.retry_count)
                        .values(status=SessionStatus.PENDING, error_code=None, error_message=None,
-                               transcription_job_id=str(uuid.uuid4()), attempts=0, updated_at=utcnow()))
+                               transcription_job_id=str(uuid.uuid4()), attempts=0,
+                               retry_count=session.retry_count + 1, updated_at=utcnow()))
     if not won:
         db.rollback()
         raise InvalidState("The session changed while retrying; look at its status again.")

@@ -161,11 +161,12 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
                             settings: AppSettings) -> Response:
     """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
     Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
-    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-    transcripts.check_can_import(session)  # before reading the body
-    await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
-    received = await receive_file(request, directory=storage.incoming_dir(settings),
-                                  max_bytes=transcripts.MAX_IMPORT_BYTES)
+    with uploads.slot(user.id):  # a streamed body, like an audio upload
+        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
+        transcripts.check_can_import(session)  # before reading the body
+        await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
+        received = await receive_file(request, directory=storage.incoming_dir(settings),
+                                      max_bytes=transcripts.MAX_IMPORT_BYTES)
     # Reading the file and parsing it are blocking work: both run in the thread pool, never on the
     # event loop (which also answers /api/health).
     try:
