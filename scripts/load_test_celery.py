@@ -4,7 +4,8 @@
     python3 scripts/load_test_celery.py --sessions 20 [--server URL] [--file F] [--api-key K]
 
 Every session is real: created, uploaded and transcribed by whatever workers serve the queue.
-Per-worker counts come from each task's result (the worker's hostname). Exits 1 if any session
+Per-worker counts come from each task's result (the worker's hostname). Uploads the server asks to
+wait (429, its per-user limits) are sent again after Retry-After. Exits 1 if any session
 did not complete. Run with the system python3, it re-runs itself with the project's .venv.
 """
 
@@ -50,11 +51,20 @@ def main() -> int:
                           timeout=120)
     audio = args.file.read_bytes()
 
+    def post(path: str, **kwargs: object) -> tuple[httpx.Response, float]:
+        """POST, waiting out the server's per-user limits (429 with Retry-After) as a polite client
+        does; returns the answer and when its successful attempt started."""
+        for _ in range(100):
+            started = time.monotonic()
+            response = client.post(path, **kwargs)  # type: ignore[arg-type]
+            if response.status_code != 429:
+                return response.raise_for_status(), started
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        return response.raise_for_status(), started
+
     def submit(i: int) -> tuple[str, str, float]:
-        sid = client.post("/api/v1/sessions", json={"title": f"load test {i + 1}"}).raise_for_status().json()["id"]
-        started = time.monotonic()
-        response = client.post(f"/api/v1/sessions/{sid}/audio", files={"file": (args.file.name, audio)})
-        response.raise_for_status()
+        sid = post("/api/v1/sessions", json={"title": f"load test {i + 1}"})[0].json()["id"]
+        response, started = post(f"/api/v1/sessions/{sid}/audio", files={"file": (args.file.name, audio)})
         return sid, response.json()["task_id"], started
 
     print(f"Submitting {args.sessions} uploads of {args.file.name} to {args.server} ...", flush=True)
