@@ -161,7 +161,7 @@ async def flood_long_polls(url: str, key: str, session_id: str, *, requests: int
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, httpx.Headers, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = httpx.Headers([tuple(line.split(": ", 1)) for line in lines if ": " in line])
+    headers = httpx.Headers([(name, value) for name, _, value in (line.partition(": ") for line in lines) if value])
     length = int(headers.get("content-length", "0"))
     return int(status_line.split()[1]), headers, await reader.readexactly(length)
 
@@ -437,43 +437,42 @@ async def run(quick: bool, only: set[str] | None) -> None:
         started += [api, worker]
         try:
             wait_healthy(url)
-            key, other = create_key(env, "flood@example.com"), create_key(env, "bystander@example.com")
+            other = create_key(env, "bystander@example.com")
             watcher_headers = {"Authorization": f"Bearer {other}"}
-            long_audio = wav(120)
-            floods: dict[str, Callable[[], Awaitable[Outcome]]] = {}
 
-            async def long_polls() -> Outcome:
-                return await flood_long_polls(url, key, await new_session(url, key, long_audio),
+            # Each flood runs as a user of its own, so one flood's quotas do not shape the next.
+            async def long_polls(key: str) -> Outcome:
+                return await flood_long_polls(url, key, await new_session(url, key, wav(120)),
                                               requests=int(200 * scale), wait=5)
 
-            async def slow_uploads() -> Outcome:
+            async def slow_uploads(key: str) -> Outcome:
                 return await flood_slow_uploads(url, key, await new_session(url, key), uploads=int(300 * scale),
                                                 seconds=20 * scale)
 
-            async def cancel_retry() -> Outcome:
+            async def cancel_retry(key: str) -> Outcome:
                 return await flood_cancel_retry(url, key, await new_session(url, key, wav(2)), cycles=int(150 * scale))
 
-            async def import_spaces() -> Outcome:
+            async def import_spaces(key: str) -> Outcome:
                 return await flood_import(url, key, await new_session(url, key), vtt_spaces())
 
-            async def export_xlsx() -> Outcome:
+            async def export_xlsx(key: str) -> Outcome:
                 session = await new_session(url, key)
                 await flood_import(url, key, session, vtt_cues(20_000))
                 return await flood_export(url, key, session)
 
-            async def one_hertz_wav() -> Outcome:
+            async def one_hertz_wav(key: str) -> Outcome:
                 return await flood_upload(url, key, await new_session(url, key), wav(14_000, rate=1), "bomb.wav")
 
-            floods = {
-                "health": lambda: flood_health(url, clients=20, seconds=15 * scale),
-                "burst": lambda: flood_gets(url, key, requests=60),
+            floods: dict[str, Callable[[str], Awaitable[Outcome]]] = {
+                "health": lambda _key: flood_health(url, clients=20, seconds=15 * scale),
+                "burst": lambda key: flood_gets(url, key, requests=60),
                 "long-polls": long_polls,
-                "unauth-bodies": lambda: flood_big_bodies(url, None, size=int(400 * 1024**2 * scale),
-                                                          content_type="multipart/form-data; boundary=x",
-                                                          path=f"/api/v1/sessions/{uuid.uuid4()}/audio"),
-                "json-body": lambda: flood_big_bodies(url, key, bodies=1, size=50 * 1024**2),
+                "unauth-bodies": lambda _key: flood_big_bodies(url, None, size=int(400 * 1024**2 * scale),
+                                                               content_type="multipart/form-data; boundary=x",
+                                                               path=f"/api/v1/sessions/{uuid.uuid4()}/audio"),
+                "json-body": lambda key: flood_big_bodies(url, key, bodies=1, size=50 * 1024**2),
                 "slow-uploads": slow_uploads,
-                "creates": lambda: flood_session_creates(url, key, requests=int(300 * scale)),
+                "creates": lambda key: flood_session_creates(url, key, requests=int(300 * scale)),
                 "cancel-retry": cancel_retry,
                 "import-spaces": import_spaces,
                 "export-xlsx": export_xlsx,
@@ -484,8 +483,9 @@ async def run(quick: bool, only: set[str] | None) -> None:
             for name, flood in floods.items():
                 if only and name not in only:
                     continue
+                key = create_key(env, f"{name}@example.com")
                 with PeakRss(api.pid) as api_rss, PeakRss(worker.pid) as worker_rss:
-                    outcome, seen = await with_bystander(url, watcher_headers, flood)
+                    outcome, seen = await with_bystander(url, watcher_headers, lambda: flood(key))  # noqa: B023
                 rows.append(_row(name, outcome, seen, api_rss, worker_rss))
                 print(f"  {name}: done", file=sys.stderr)
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-import anyio
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 
+from coaching_assistant.api.limits import ThreadLane
 from coaching_assistant.core.database import new_session
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import User
@@ -21,8 +21,7 @@ from coaching_assistant.services import users
 
 logger = logging.getLogger(__name__)
 
-AUTH_THREADS = 4
-_limiter: anyio.CapacityLimiter | None = None
+key_checks = ThreadLane(4)
 
 
 class Unauthorized(CoachingError):
@@ -42,13 +41,10 @@ def _lookup(api_key: str) -> User | None:
 
 async def authenticate(headers: Headers) -> User:
     """The user the request's Bearer key belongs to; Unauthorized otherwise."""
-    global _limiter
     api_key = bearer_key(headers)
     if api_key is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(AUTH_THREADS)
-    user = await anyio.to_thread.run_sync(_lookup, api_key, limiter=_limiter)
+    user = await key_checks.run(_lookup, api_key)
     if user is None:
         raise Unauthorized("The API key is not valid.", code="invalid_api_key")
     return user

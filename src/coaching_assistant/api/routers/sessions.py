@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
-from coaching_assistant.api.limits import PerUserLimit
+from coaching_assistant.api.limits import PerUserLimit, ThreadLane
 from coaching_assistant.api.schemas import (
     QueuedOut,
     SegmentContentIn,
@@ -36,6 +36,9 @@ uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads
                        retry_after=5)
 long_polls = PerUserLimit(get_settings().user_max_long_polls, what="status long-polls (wait=…)",
                           code="too_many_long_polls")
+# Reading, rendering, importing or editing a whole transcript can take a second of CPU for a long
+# one; these run one at a time per process (api/limits.py, ThreadLane).
+transcript_work = ThreadLane(1)
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -141,15 +144,19 @@ async def session_status(
             responses={200: {"content": {media: {} for media in transcripts.FORMATS.values()}},
                        404: {"description": "no such session, or a transcript without segments"},
                        409: {"description": "the session is not completed (transcript_not_ready)"}})
-def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
-               format: Annotated[Literal["json", "vtt", "srt", "txt", "xlsx"], Query()] = "json") -> Response:
+async def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+                     format: Annotated[Literal["json", "vtt", "srt", "txt", "xlsx"], Query()] = "json") -> Response:
     """The transcript as JSON (segments with speaker, role, words, edit history; speaker roles;
     statistics) or as a VTT, SRT, TXT or XLSX download named after the session's title."""
-    session = sessions.get_session(db, user=user, session_id=session_id)
-    headers = {"Content-Disposition": transcripts.content_disposition(session.title, format)}
-    if format == "json":
-        return _transcript_response(session, headers=headers)
-    return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format], headers=headers)
+    def build() -> Response:
+        session = sessions.get_session(db, user=user, session_id=session_id)
+        headers = {"Content-Disposition": transcripts.content_disposition(session.title, format)}
+        if format == "json":
+            return _transcript_response(session, headers=headers)
+        return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format],
+                        headers=headers)
+
+    return await transcript_work.run(build)
 
 
 @router.post("/{session_id}/transcript", status_code=201, response_model=TranscriptOut,
@@ -167,21 +174,25 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
         await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
         received = await receive_file(request, directory=storage.incoming_dir(settings),
                                       max_bytes=transcripts.MAX_IMPORT_BYTES)
-    # Reading the file and parsing it are blocking work: both run in the thread pool, never on the
-    # event loop (which also answers /api/health).
-    try:
-        data = await run_in_threadpool(received.temp_path.read_bytes)
-    finally:
-        received.temp_path.unlink(missing_ok=True)
-    session = await run_in_threadpool(transcripts.import_transcript, db, session_id, data, received.filename)
-    return _transcript_response(session, status_code=201)
+    # Reading and parsing the file are blocking work: never on the event loop (which also answers
+    # /api/health), and in the transcript lane, so a large import competes with one other job.
+    def finish() -> Response:
+        try:
+            data = received.temp_path.read_bytes()
+        finally:
+            received.temp_path.unlink(missing_ok=True)
+        imported = transcripts.import_transcript(db, session_id, data, received.filename)
+        return _transcript_response(imported, status_code=201)
+
+    return await transcript_work.run(finish)
 
 
 @router.get("/{session_id}/stats")
-def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, Any]:
+async def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, Any]:
     """Talk time and share, turns and questions per role, longest monologue, average client
     turn, total silence."""
-    return transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id))
+    return await transcript_work.run(
+        lambda: transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id)))
 
 
 def _transcript_response(session: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -196,26 +207,35 @@ def _edited(db: DbSession, session: Any) -> Response:
 
 
 @router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
-def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    session = sessions.get_session(db, user=user, session_id=session_id)
-    transcripts.set_speaker_roles(db, session, body.speaker_roles)
-    return _edited(db, session)
+async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
+    def edit() -> Response:
+        session = sessions.get_session(db, user=user, session_id=session_id)
+        transcripts.set_speaker_roles(db, session, body.speaker_roles)
+        return _edited(db, session)
+
+    return await transcript_work.run(edit)
 
 
 @router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)
-def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    session = sessions.get_session(db, user=user, session_id=session_id)
-    transcripts.set_segment_roles(db, session, body.segment_roles)
-    return _edited(db, session)
+async def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, user: CurrentUser) -> Response:
+    def edit() -> Response:
+        session = sessions.get_session(db, user=user, session_id=session_id)
+        transcripts.set_segment_roles(db, session, body.segment_roles)
+        return _edited(db, session)
+
+    return await transcript_work.run(edit)
 
 
 @router.patch("/{session_id}/segment-content", response_model=TranscriptOut)
-def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbSession, user: CurrentUser,
-                    settings: AppSettings) -> Response:
+async def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbSession, user: CurrentUser,
+                          settings: AppSettings) -> Response:
     """New text per segment, all or nothing; the old text goes to the segment's history (at most
     MAX_EDIT_HISTORY entries). Concurrent edits never lose a text; with `versions`, an edit of a
     segment that changed since is refused with 412."""
-    session = sessions.get_session(db, user=user, session_id=session_id)
-    transcripts.set_segment_content(db, session, body.segment_content, max_history=settings.max_edit_history,
-                                    versions=body.versions)
-    return _edited(db, session)
+    def edit() -> Response:
+        session = sessions.get_session(db, user=user, session_id=session_id)
+        transcripts.set_segment_content(db, session, body.segment_content, max_history=settings.max_edit_history,
+                                        versions=body.versions)
+        return _edited(db, session)
+
+    return await transcript_work.run(edit)
