@@ -83,7 +83,7 @@ class Bystander:
         return max(self.latencies, default=float("nan"))
 
 
-async def bystander(url: str, headers: dict[str, str], stop: asyncio.Event, timeout: float = 10) -> Bystander:
+async def bystander(url: str, headers: dict[str, str], stop: threading.Event, timeout: float = 10) -> Bystander:
     seen = Bystander()
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout) as client:
         while not stop.is_set():
@@ -100,14 +100,19 @@ async def bystander(url: str, headers: dict[str, str], stop: asyncio.Event, time
 
 async def with_bystander(url: str, headers: dict[str, str],
                          flood: Callable[[], Awaitable[Outcome]]) -> tuple[Outcome, Bystander]:
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(bystander(url, headers, stop))
+    """Run the flood while a bystander polls from a thread and event loop of its own (so the
+    flood's own client work does not delay the bystander's requests)."""
+    stop = threading.Event()
+    seen: list[Bystander] = []
+    watcher = threading.Thread(target=lambda: seen.append(asyncio.run(bystander(url, headers, stop))), daemon=True)
+    watcher.start()
     await asyncio.sleep(0.2)
     try:
         outcome = await flood()
     finally:
         stop.set()
-    return outcome, await watcher
+        await asyncio.to_thread(watcher.join)
+    return outcome, seen[0]
 
 
 def _client(url: str, **kwargs: object) -> httpx.AsyncClient:

@@ -13,7 +13,7 @@ PROBE = """
 import json
 from fastapi.testclient import TestClient
 from coaching_assistant.api.main import app
-r = TestClient(app).get('/api/health')
+r = TestClient(app).get('/api/health?detail=true')
 print(json.dumps({'status': r.status_code, 'body': r.json()}))
 """
 
@@ -26,7 +26,7 @@ def probe(**env: str) -> dict:
 
 
 def test_healthy_without_workers(client, user_headers):
-    response = client.get("/api/health", headers=user_headers)
+    response = client.get("/api/health", params={"detail": "true"}, headers=user_headers)
     assert response.status_code == 200
     body = response.json()
     assert body["database"]["ok"] and body["broker"]["ok"]
@@ -34,8 +34,9 @@ def test_healthy_without_workers(client, user_headers):
 
 
 def test_public_answer_is_only_the_status(client):
-    for headers in ({}, {"Authorization": "Bearer ca_not_a_key"}):
-        response = client.get("/api/health", headers=headers)
+    for headers, params in (({}, {}), ({}, {"detail": "true"}), ({"Authorization": "Bearer ca_not_a_key"},
+                                                                 {"detail": "true"})):
+        response = client.get("/api/health", params=params, headers=headers)
         assert response.status_code == 200
         assert response.json() == {"status": "degraded"}
 

@@ -60,6 +60,11 @@ def test_sessions_per_hour(client, user_headers, other_headers, limits):
     assert 3000 < int(refused.headers["Retry-After"]) <= 3600
     assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == 3
     assert client.post("/api/v1/sessions", json={"title": "t"}, headers=other_headers).status_code == 201
+    # Deleting sessions gives no allowance back (create-then-delete loops stay bounded).
+    for session in client.get("/api/v1/sessions", headers=user_headers).json()["items"]:
+        assert client.delete(f"/api/v1/sessions/{session['id']}", headers=user_headers).status_code == 204
+    again = client.post("/api/v1/sessions", json={"title": "t"}, headers=user_headers)
+    assert again.status_code == 429 and again.json()["code"] == "session_rate_limited"
 
 
 def test_stored_audio_quota(client, user_headers, limits, settings, empty_queue):

@@ -13,7 +13,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 
-from coaching_assistant.api.limits import ThreadLane
+from coaching_assistant.api.lanes import ThreadLane
 from coaching_assistant.core.database import new_session
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import User

@@ -3,13 +3,15 @@
 In order, before a byte of the body is read: the API key (api/auth.py), then a slot among the
 user's concurrent requests (api/limits.py), then the body itself is wrapped so that a JSON body
 over MAX_JSON_BODY_BYTES is cut off (413 body_too_large) and a body that stops arriving for
-BODY_IDLE_TIMEOUT_SECONDS is abandoned (408 body_timeout). Uploads (multipart) have their own,
+BODY_IDLE_TIMEOUT_SECONDS, or trickles in slower than BODY_MIN_BYTES_PER_SECOND, is abandoned
+(408 body_timeout). Uploads (multipart) have their own,
 larger limit, counted over every part in api/upload.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi import HTTPException
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,7 @@ from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import CoachingError
 
 PROTECTED_PREFIX = "/api/v1/"
+UPLOAD_SUFFIXES = ("/audio", "/transcript")  # POST /api/v1/sessions/{id}/audio and …/transcript
 MULTIPART_SLACK_BYTES = 1024 * 1024  # form headers and boundaries around the largest accepted file
 
 
@@ -39,10 +42,13 @@ def body_too_large(limit: int) -> BodyRejected:
     return BodyRejected(413, "body_too_large", f"The request body exceeds the limit of {limit} bytes.")
 
 
-def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float) -> Receive:
-    """`receive` that counts the body as it arrives and gives up on a body that trickles."""
+def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float, min_rate: float) -> Receive:
+    """`receive` that counts the body as it arrives and gives up on a body that stops, or that
+    after `idle_timeout` seconds averages fewer than `min_rate` bytes a second (one that trickles
+    a few bytes just often enough would otherwise hold its connection for days)."""
     received = 0
     complete = False
+    started = time.monotonic()
 
     async def wrapped() -> Message:
         nonlocal received, complete
@@ -58,6 +64,10 @@ def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float) -> Rec
             complete = not message.get("more_body", False)
             if received > limit:
                 raise body_too_large(limit)
+            elapsed = time.monotonic() - started
+            if not complete and elapsed > idle_timeout and received < min_rate * elapsed:
+                raise BodyRejected(408, "body_timeout", f"The request body arrives at under {min_rate:g} bytes a "
+                                                        "second; send it again on a faster connection.")
         return message
 
     return wrapped
@@ -74,14 +84,15 @@ class ApiGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        multipart = headers.get("content-type", "").lower().startswith("multipart/")
-        limit = (self.settings.max_upload_bytes + MULTIPART_SLACK_BYTES if multipart
-                 else self.settings.max_json_body_bytes)
+        # The route decides, not the client's Content-Type: only the two upload routes may take a
+        # large body (their own reader counts it precisely, api/upload.py); everything else is JSON.
+        upload = scope["method"] == "POST" and scope["path"].endswith(UPLOAD_SUFFIXES)
+        limit = self.settings.max_upload_bytes + MULTIPART_SLACK_BYTES if upload else self.settings.max_json_body_bytes
         try:
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise CoachingError(f"The request body exceeds the limit of {limit} bytes.",
-                                    code="file_too_large" if multipart else "body_too_large", status_code=413)
+                                    code="file_too_large" if upload else "body_too_large", status_code=413)
             user = await authenticate(headers)
             self.requests.acquire(user.id)
         except SQLAlchemyError as exc:
@@ -96,7 +107,8 @@ class ApiGuard:
         try:
             scope.setdefault("state", {})["user"] = user
             await self.app(scope, guarded_receive(receive, limit=limit,
-                                                  idle_timeout=self.settings.body_idle_timeout_seconds), send)
+                                                  idle_timeout=self.settings.body_idle_timeout_seconds,
+                                                  min_rate=self.settings.body_min_bytes_per_second), send)
         finally:
             self.requests.release(user.id)
 

@@ -9,39 +9,12 @@ enforces its own.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-import anyio
-import anyio.to_thread
 
 from coaching_assistant.core.errors import CoachingError
-
-T = TypeVar("T")
-
-
-class ThreadLane:
-    """A few threads of their own for one kind of work, entered by waiting on the event loop.
-
-    Python threads share one interpreter lock: every CPU-bound request thread slows every other
-    request in the process. Work that can take seconds (a 20,000-cue transcript read, rendered
-    or imported) queues here without holding a thread, then runs on at most `threads` threads,
-    so other users' requests compete with one such job instead of several. The key checks get a
-    lane of their own for the opposite reason: they must never queue behind a burst.
-    """
-
-    def __init__(self, threads: int):
-        self.threads = threads
-        self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside the event loop
-
-    async def run(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.threads)
-        return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs), limiter=self._limiter)
 
 
 class TooManyRequests(CoachingError):

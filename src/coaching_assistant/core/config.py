@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(1024 * 1024, description="largest JSON request body (413 body_too_large)")
     body_idle_timeout_seconds: float = Field(
         30, description="a request body that sends nothing for this long is cut off (408 body_timeout)")
+    body_min_bytes_per_second: float = Field(
+        1000, description="after BODY_IDLE_TIMEOUT_SECONDS, a body arriving slower on average is cut off (408)")
     health_detail_public: bool = Field(
         False, description="show database/broker/worker detail in /api/health without an API key")
     health_cache_seconds: float = Field(2, description="how long one health check's result is reused")

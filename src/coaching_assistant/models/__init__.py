@@ -59,6 +59,9 @@ class User(Base):
     # us look a key up by its hash; the key itself is never stored.
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    # MAX_SESSIONS_PER_HOUR: sessions created since the window began (deleting them gives none back).
+    session_window_started_at: Mapped[datetime | None] = mapped_column()
+    sessions_in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[CoachingSession]] = relationship(back_populates="user")
@@ -81,7 +84,7 @@ class CoachingSession(Base):
     transcription_job_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Calls of retry-transcription so far; `attempts` restarts at 0 with each, this never does.
-    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The running attempt holds a lease, renewed by a heartbeat; `lease_owner` is a token unique to
     # that attempt, so even a redelivered copy of the same task cannot write over it.
     lease_expires_at: Mapped[datetime | None] = mapped_column()

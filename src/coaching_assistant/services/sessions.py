@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
@@ -57,22 +57,30 @@ class ReceivedFile:
     size: int
 
 
-def check_session_rate(db: Session, *, settings: Settings, user: User) -> None:
-    """At most MAX_SESSIONS_PER_HOUR new sessions per user in any hour; Retry-After says when the
-    oldest of them leaves the window."""
+def take_session_allowance(db: Session, *, settings: Settings, user: User) -> None:
+    """One of the user's MAX_SESSIONS_PER_HOUR, counted on the user row (compare-and-set), so
+    deleting sessions gives none back. The hour starts with the first session after the last one
+    ended; Retry-After says when the current one ends."""
     limit = settings.max_sessions_per_hour
     if not limit:
         return
-    now = datetime.now(UTC)
-    since = now - timedelta(hours=1)
-    recent = db.scalars(select(CoachingSession.created_at)
-                        .where(CoachingSession.user_id == user.id, CoachingSession.created_at > since)
-                        .order_by(CoachingSession.created_at.desc()).limit(limit)).all()
-    if len(recent) >= limit:
-        wait = (recent[-1] + timedelta(hours=1) - now).total_seconds()
-        raise QuotaExceeded(f"You created {limit} sessions in the last hour (MAX_SESSIONS_PER_HOUR); try again "
-                            f"in {wait / 60:.0f} minutes.", code="session_rate_limited", status_code=429,
-                            retry_after=max(1.0, wait))
+    now = utcnow()
+    hour_ago = now - timedelta(hours=1)
+    started = User.session_window_started_at
+    if rows_changed(db, update(User).where(User.id == user.id, or_(started.is_(None), started <= hour_ago))
+                    .values(session_window_started_at=now, sessions_in_window=1)
+                    .execution_options(synchronize_session=False)):
+        return
+    if rows_changed(db, update(User).where(User.id == user.id, started > hour_ago, User.sessions_in_window < limit)
+                    .values(sessions_in_window=User.sessions_in_window + 1)
+                    .execution_options(synchronize_session=False)):
+        return
+    began = db.scalar(select(started).where(User.id == user.id)) or now
+    db.rollback()
+    wait = (began + timedelta(hours=1) - now).total_seconds()
+    raise QuotaExceeded(f"You created {limit} sessions within an hour (MAX_SESSIONS_PER_HOUR); try again in "
+                        f"{max(1.0, wait) / 60:.0f} minutes.", code="session_rate_limited", status_code=429,
+                        retry_after=max(1.0, wait))
 
 
 def stored_bytes(db: Session, *, user: User) -> int:
@@ -92,7 +100,7 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
 
 def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
                    num_speakers: int | None = 2) -> CoachingSession:
-    check_session_rate(db, settings=settings, user=user)
+    take_session_allowance(db, settings=settings, user=user)
     session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
                               status=SessionStatus.UPLOADING, speaker_roles={})
     db.add(session)

@@ -1,9 +1,10 @@
 """GET /api/health: database, broker and workers. 503 when the database or broker is down.
 
 The answer is bounded in time whatever the load: the checks run in one thread of their own, one
-at a time, and their result is reused for HEALTH_CACHE_SECONDS (see api/cached.py). Without an
-API key the answer is only the status, ok / degraded / unavailable; with a valid key (or
-HEALTH_DETAIL_PUBLIC=true) it adds what was checked, including the workers' host names.
+at a time, and their result is reused for HEALTH_CACHE_SECONDS (see api/cached.py). The answer is
+only the status, ok / degraded / unavailable; `?detail=true` with a valid API key (or with
+HEALTH_DETAIL_PUBLIC=true) adds what was checked, including the workers' host names. Only a call
+that asks for detail looks a key up, so a flood with made-up keys costs no database queries.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ _checks = CachedCheck(check_all, ttl=get_settings().health_cache_seconds, wait=C
 
 
 @router.get("/api/health")
-async def health(request: Request) -> JSONResponse:
+async def health(request: Request, detail: bool = False) -> JSONResponse:
     """`ok`: database, broker and at least one worker answer. `degraded`: the service accepts
     uploads but no worker answered, so nothing is transcribed yet. `unavailable` (503): the
     database or the broker is down, or the check did not finish in time."""
@@ -73,6 +74,6 @@ async def health(request: Request) -> JSONResponse:
         found = {"status": "unavailable",
                  "error": f"the health check did not finish within {CHECK_WAIT_SECONDS:.0f} seconds"}
     status_code = 503 if found["status"] == "unavailable" else 200
-    if get_settings().health_detail_public or await user_from_headers(request.headers) is not None:
+    if detail and (get_settings().health_detail_public or await user_from_headers(request.headers) is not None):
         return JSONResponse({**found, "checked_seconds_ago": round(age or 0.0, 1)}, status_code=status_code)
     return JSONResponse({"status": found["status"]}, status_code=status_code)

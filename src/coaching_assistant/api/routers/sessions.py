@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
-from coaching_assistant.api.limits import PerUserLimit, ThreadLane
+from coaching_assistant.api.lanes import ThreadLane
+from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.api.schemas import (
     QueuedOut,
     SegmentContentIn,
@@ -37,8 +39,17 @@ uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads
 long_polls = PerUserLimit(get_settings().user_max_long_polls, what="status long-polls (wait=…)",
                           code="too_many_long_polls")
 # Reading, rendering, importing or editing a whole transcript can take a second of CPU for a long
-# one; these run one at a time per process (api/limits.py, ThreadLane).
-transcript_work = ThreadLane(1)
+# one: these run on two threads per process (api/lanes.py), at most two at a time per user.
+transcript_work = ThreadLane(2)
+transcript_jobs = PerUserLimit(2, what="transcript reads, exports or edits", code="too_many_requests")
+
+
+T = TypeVar("T")
+
+
+async def _transcript_job(user: Any, work: Callable[[], T]) -> T:
+    with transcript_jobs.slot(user.id):
+        return await transcript_work.run(work)
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -84,18 +95,25 @@ def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
              openapi_extra=_UPLOAD_BODY)
 async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
                        settings: AppSettings) -> QueuedOut:
-    # Refuse before reading the body when the session is unknown, not waiting for audio, or its
-    # owner is at a quota, and give the database connection back while the body streams in.
+    def check() -> None:
+        """Refuse before reading the body when the session is unknown, not waiting for audio, or
+        its owner is at a quota; then give the connection back while the body streams in."""
+        try:
+            sessions.check_can_upload(sessions.get_session(db, user=user, session_id=session_id))
+            sessions.check_storage_quota(db, settings=settings, user=user)
+        finally:
+            db.rollback()
+
     with uploads.slot(user.id):
-        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-        sessions.check_can_upload(session)
-        await run_in_threadpool(sessions.check_storage_quota, db, settings=settings, user=user)
-        await run_in_threadpool(db.rollback)
+        await run_in_threadpool(check)
         received = await receive_file(request, directory=storage.incoming_dir(settings),
                                       max_bytes=settings.max_upload_bytes)
-        session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
-                                          session_id=session_id, received=received,
-                                          enqueue=enqueue_transcription)
+        try:
+            session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
+                                              session_id=session_id, received=received,
+                                              enqueue=enqueue_transcription)
+        finally:
+            received.temp_path.unlink(missing_ok=True)  # stored (moved) on success; else never kept
     return QueuedOut(session_id=session.id, status=session.status,
                      task_id=session.transcription_job_id or "")
 
@@ -122,22 +140,25 @@ async def session_status(
         "Long-poll: wait up to this many seconds for progress beyond `after` or a final status"))] = 0,
     after: Annotated[int, Query(ge=0, le=100, description="the progress the client has already seen")] = 0,
 ) -> StatusOut:
-    session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-    if wait and session.transcription_job_id and session.status in (SessionStatus.PENDING,
-                                                                    SessionStatus.PROCESSING):
-        job_id = session.transcription_job_id  # read before the rollback expires the object
-        await run_in_threadpool(db.rollback)  # hold no database connection while waiting
+    def read() -> tuple[dict[str, Any], str | None]:
+        """The status as plain data, in one thread call that gives its connection back."""
+        try:
+            session = sessions.get_session(db, user=user, session_id=session_id)
+            return sessions.status_of(session, task_state=None), session.transcription_job_id
+        finally:
+            db.rollback()
 
+    found, job_id = await run_in_threadpool(read)
+    if wait and job_id and found["status"] in (SessionStatus.PENDING, SessionStatus.PROCESSING):
         async def changed() -> bool:
             status, progress = await run_in_threadpool(sessions.progress_of, session_id)
             return status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
 
         with long_polls.slot(user.id):
             await wait_for_change(job_id, timeout=wait, changed=changed)
-        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-    state = await run_in_threadpool(task_state, session.transcription_job_id) \
-        if session.transcription_job_id else None
-    return StatusOut(**sessions.status_of(session, task_state=state))
+        found, job_id = await run_in_threadpool(read)
+    found["task_state"] = await run_in_threadpool(task_state, job_id) if job_id else None
+    return StatusOut(**found)
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,
@@ -156,7 +177,7 @@ async def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
         return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format],
                         headers=headers)
 
-    return await transcript_work.run(build)
+    return await _transcript_job(user, build)
 
 
 @router.post("/{session_id}/transcript", status_code=201, response_model=TranscriptOut,
@@ -168,31 +189,36 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
                             settings: AppSettings) -> Response:
     """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
     Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
+    def check() -> None:
+        """Before reading the body; the connection goes back while the body streams in."""
+        try:
+            transcripts.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
+        finally:
+            db.rollback()
+
     with uploads.slot(user.id):  # a streamed body, like an audio upload
-        session = await run_in_threadpool(sessions.get_session, db, user=user, session_id=session_id)
-        transcripts.check_can_import(session)  # before reading the body
-        await run_in_threadpool(db.rollback)  # hold no database connection while the body streams in
+        await run_in_threadpool(check)
         received = await receive_file(request, directory=storage.incoming_dir(settings),
                                       max_bytes=transcripts.MAX_IMPORT_BYTES)
+
     # Reading and parsing the file are blocking work: never on the event loop (which also answers
-    # /api/health), and in the transcript lane, so a large import competes with one other job.
+    # /api/health), and in the transcript lane, so a large import competes with few other jobs.
     def finish() -> Response:
-        try:
-            data = received.temp_path.read_bytes()
-        finally:
-            received.temp_path.unlink(missing_ok=True)
-        imported = transcripts.import_transcript(db, session_id, data, received.filename)
+        imported = transcripts.import_transcript(db, session_id, received.temp_path.read_bytes(), received.filename)
         return _transcript_response(imported, status_code=201)
 
-    return await transcript_work.run(finish)
+    try:
+        return await _transcript_job(user, finish)
+    finally:
+        received.temp_path.unlink(missing_ok=True)
 
 
 @router.get("/{session_id}/stats")
 async def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, Any]:
     """Talk time and share, turns and questions per role, longest monologue, average client
     turn, total silence."""
-    return await transcript_work.run(
-        lambda: transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id)))
+    return await _transcript_job(
+        user, lambda: transcripts.statistics(sessions.get_session(db, user=user, session_id=session_id)))
 
 
 def _transcript_response(session: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -213,7 +239,7 @@ async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSessi
         transcripts.set_speaker_roles(db, session, body.speaker_roles)
         return _edited(db, session)
 
-    return await transcript_work.run(edit)
+    return await _transcript_job(user, edit)
 
 
 @router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)
@@ -223,7 +249,7 @@ async def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSessi
         transcripts.set_segment_roles(db, session, body.segment_roles)
         return _edited(db, session)
 
-    return await transcript_work.run(edit)
+    return await _transcript_job(user, edit)
 
 
 @router.patch("/{session_id}/segment-content", response_model=TranscriptOut)
@@ -238,4 +264,4 @@ async def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbS
                                         versions=body.versions)
         return _edited(db, session)
 
-    return await transcript_work.run(edit)
+    return await _transcript_job(user, edit)
