@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,22 +35,26 @@ def error_response(exc: CoachingError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
 
 
+def database_error(exc: SQLAlchemyError) -> CoachingError:
+    """503 for a database that is busy (every connection in use: the load, not the request, is the
+    problem) or unreachable."""
+    if isinstance(exc, PoolTimeout):
+        return CoachingError("The database is busy; try again in a moment.", code="database_busy",
+                             status_code=503, retry_after=2)
+    logger.warning("Database unavailable: %s", exc.__class__.__name__)
+    return CoachingError("The database is unavailable; try again shortly.", code="database_unavailable",
+                         status_code=503, retry_after=5)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoachingError)
     async def _coaching(_request: Request, exc: CoachingError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_timeout(_request: Request, _exc: PoolTimeout) -> JSONResponse:
-        # Every database connection is busy: the load, not the request, is the problem.
-        return error_response(CoachingError("The database is busy; try again in a moment.",
-                                            code="database_busy", status_code=503, retry_after=2))
-
     @app.exception_handler(OperationalError)
-    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        logger.warning("Database unavailable: %s", exc.__class__.__name__)
-        return error_response(CoachingError("The database is unavailable; try again shortly.",
-                                            code="database_unavailable", status_code=503, retry_after=5))
+    async def _database(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return error_response(database_error(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

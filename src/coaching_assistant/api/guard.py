@@ -15,12 +15,11 @@ import time
 
 from fastapi import HTTPException
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coaching_assistant.api.auth import authenticate
-from coaching_assistant.api.errors import error_body, error_response
+from coaching_assistant.api.errors import database_error, error_body, error_response
 from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import CoachingError
@@ -96,10 +95,7 @@ class ApiGuard:
             user = await authenticate(headers)
             self.requests.acquire(user.id)
         except SQLAlchemyError as exc:
-            busy = isinstance(exc, PoolTimeout)
-            await self._refuse(CoachingError(f"The database is {'busy' if busy else 'unavailable'}; try again shortly.",
-                                             code="database_busy" if busy else "database_unavailable",
-                                             status_code=503, retry_after=2 if busy else 5), scope, receive, send)
+            await self._refuse(database_error(exc), scope, receive, send)
             return
         except CoachingError as exc:
             await self._refuse(exc, scope, receive, send)
