@@ -8,8 +8,6 @@ connection, and a burst of requests cannot starve the key checks of the requests
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 
@@ -19,8 +17,7 @@ from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import User
 from coaching_assistant.services import users
 
-logger = logging.getLogger(__name__)
-
+MISSING_KEY = "Send your API key as 'Authorization: Bearer <key>'."
 key_checks = ThreadLane(4)
 
 
@@ -43,7 +40,7 @@ async def authenticate(headers: Headers) -> User:
     """The user the request's Bearer key belongs to; Unauthorized otherwise."""
     api_key = bearer_key(headers)
     if api_key is None:
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized(MISSING_KEY)
     user = await key_checks.run(_lookup, api_key)
     if user is None:
         raise Unauthorized("The API key is not valid.", code="invalid_api_key")

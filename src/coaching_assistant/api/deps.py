@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
-from coaching_assistant.api.auth import Unauthorized
+from coaching_assistant.api.auth import MISSING_KEY, Unauthorized
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.database import get_db
 from coaching_assistant.models import User
@@ -23,7 +23,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 def current_user(request: Request, _scheme: Annotated[object, Depends(_bearer)]) -> User:
     user = getattr(request.state, "user", None)
     if not isinstance(user, User):  # a route outside /api/v1/ asked for a user: nothing checked it
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized(MISSING_KEY)
     return user
 
 

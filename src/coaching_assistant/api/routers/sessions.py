@@ -28,6 +28,7 @@ from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import sessions, storage, transcripts
+from coaching_assistant.services.sessions import ReceivedFile
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -45,6 +46,20 @@ transcript_jobs = PerUserLimit(2, what="transcript reads, exports or edits", cod
 
 
 T = TypeVar("T")
+
+
+async def _receive_body(request: Request, db: DbSession, settings: AppSettings, *, check: Callable[[], None],
+                        max_bytes: int) -> ReceivedFile:
+    """Run `check` before a byte of the body is read, give the database connection back, then
+    stream the body to a temporary file."""
+    def checked() -> None:
+        try:
+            check()
+        finally:
+            db.rollback()
+
+    await run_in_threadpool(checked)
+    return await receive_file(request, directory=storage.incoming_dir(settings), max_bytes=max_bytes)
 
 
 async def _transcript_job(user: Any, work: Callable[[], T]) -> T:
@@ -95,19 +110,12 @@ def delete_session(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
              openapi_extra=_UPLOAD_BODY)
 async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
                        settings: AppSettings) -> QueuedOut:
-    def check() -> None:
-        """Refuse before reading the body when the session is unknown, not waiting for audio, or
-        its owner is at a quota; then give the connection back while the body streams in."""
-        try:
-            sessions.check_can_upload(sessions.get_session(db, user=user, session_id=session_id))
-            sessions.check_storage_quota(db, settings=settings, user=user)
-        finally:
-            db.rollback()
+    def check() -> None:  # the session is waiting for audio and its owner is within the quota
+        sessions.check_can_upload(sessions.get_session(db, user=user, session_id=session_id))
+        sessions.check_storage_quota(db, settings=settings, user=user)
 
     with uploads.slot(user.id):
-        await run_in_threadpool(check)
-        received = await receive_file(request, directory=storage.incoming_dir(settings),
-                                      max_bytes=settings.max_upload_bytes)
+        received = await _receive_body(request, db, settings, check=check, max_bytes=settings.max_upload_bytes)
         try:
             session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
                                               session_id=session_id, received=received,
@@ -190,16 +198,10 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
     """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
     Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
     def check() -> None:
-        """Before reading the body; the connection goes back while the body streams in."""
-        try:
-            transcripts.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
-        finally:
-            db.rollback()
+        transcripts.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
 
     with uploads.slot(user.id):  # a streamed body, like an audio upload
-        await run_in_threadpool(check)
-        received = await receive_file(request, directory=storage.incoming_dir(settings),
-                                      max_bytes=transcripts.MAX_IMPORT_BYTES)
+        received = await _receive_body(request, db, settings, check=check, max_bytes=transcripts.MAX_IMPORT_BYTES)
 
     # Reading and parsing the file are blocking work: never on the event loop (which also answers
     # /api/health), and in the transcript lane, so a large import competes with few other jobs.
@@ -226,30 +228,28 @@ def _transcript_response(session: Any, status_code: int = 200, headers: dict[str
                     media_type=transcripts.FORMATS["json"], headers=headers)
 
 
-def _edited(db: DbSession, session: Any) -> Response:
-    # The edits wrote with UPDATE statements, not through these objects: load everything again.
-    db.expire_all()
-    return _transcript_response(session)
+async def _edit(db: DbSession, user: Any, session_id: uuid.UUID, apply: Callable[[Any], None]) -> Response:
+    """Apply one edit to the user's session in the transcript lane and answer with the transcript."""
+    def edit() -> Response:
+        session = sessions.get_session(db, user=user, session_id=session_id)
+        apply(session)
+        # The edits wrote with UPDATE statements, not through these objects: load everything again.
+        db.expire_all()
+        return _transcript_response(session)
+
+    return await _transcript_job(user, edit)
 
 
 @router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
 async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    def edit() -> Response:
-        session = sessions.get_session(db, user=user, session_id=session_id)
-        transcripts.set_speaker_roles(db, session, body.speaker_roles)
-        return _edited(db, session)
-
-    return await _transcript_job(user, edit)
+    return await _edit(db, user, session_id, lambda session: transcripts.set_speaker_roles(db, session,
+                                                                                         body.speaker_roles))
 
 
 @router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)
 async def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    def edit() -> Response:
-        session = sessions.get_session(db, user=user, session_id=session_id)
-        transcripts.set_segment_roles(db, session, body.segment_roles)
-        return _edited(db, session)
-
-    return await _transcript_job(user, edit)
+    return await _edit(db, user, session_id, lambda session: transcripts.set_segment_roles(db, session,
+                                                                                         body.segment_roles))
 
 
 @router.patch("/{session_id}/segment-content", response_model=TranscriptOut)
@@ -258,10 +258,5 @@ async def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbS
     """New text per segment, all or nothing; the old text goes to the segment's history (at most
     MAX_EDIT_HISTORY entries). Concurrent edits never lose a text; with `versions`, an edit of a
     segment that changed since is refused with 412."""
-    def edit() -> Response:
-        session = sessions.get_session(db, user=user, session_id=session_id)
-        transcripts.set_segment_content(db, session, body.segment_content, max_history=settings.max_edit_history,
-                                        versions=body.versions)
-        return _edited(db, session)
-
-    return await _transcript_job(user, edit)
+    return await _edit(db, user, session_id, lambda session: transcripts.set_segment_content(
+        db, session, body.segment_content, max_history=settings.max_edit_history, versions=body.versions))
