@@ -19,7 +19,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from coaching_assistant.services.audio import SAMPLE_RATE
+
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40

@@ -18,7 +18,7 @@ import numpy as np
 
 from coaching_assistant.core.errors import PermanentError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # what every decoded file holds, mono; the engines and the speaker encoder expect it
 # Below telephone quality there is no speech to transcribe, and resampling a 1 Hz file to 16 kHz
 # turns a few kilobytes into gigabytes (a 28 KB WAV at 1 Hz is 14,000 s of audio).
 MIN_SAMPLE_RATE = 8000

@@ -18,7 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
-from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, SpeechToTextProvider
+from coaching_assistant.services.audio import SAMPLE_RATE
+from coaching_assistant.stt.base import ProgressCallback, Segment, SpeechToTextProvider
 
 PIECE_SECONDS = 600.0
 CUT_SEARCH_SECONDS = 30.0  # conversations pause for breath far more often than this

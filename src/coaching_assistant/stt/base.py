@@ -8,8 +8,6 @@ from typing import Protocol
 
 import numpy as np
 
-SAMPLE_RATE = 16000
-
 # Called with the number of audio seconds transcribed so far.
 ProgressCallback = Callable[[float], None]
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError, TransientError
-from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, Word
+from coaching_assistant.services.audio import SAMPLE_RATE
+from coaching_assistant.stt.base import ProgressCallback, Segment, Word
 
 CHUNK_SECONDS = 5.0
 

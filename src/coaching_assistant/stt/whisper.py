@@ -11,7 +11,8 @@ import numpy as np
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError
-from coaching_assistant.stt.base import SAMPLE_RATE, ProgressCallback, Segment, Word, base_language
+from coaching_assistant.services.audio import SAMPLE_RATE
+from coaching_assistant.stt.base import ProgressCallback, Segment, Word, base_language
 
 logger = logging.getLogger(__name__)
 
