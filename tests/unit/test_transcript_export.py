@@ -12,6 +12,8 @@ import webvtt
 from openpyxl import load_workbook
 
 from coaching_assistant.services import transcripts
+from coaching_assistant.services.transcript_export import EXPORTS
+from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMENTS
 
 
 def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
@@ -22,12 +24,16 @@ def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
                            speaker_roles=speaker_roles or {"1": {"role": "coach"}, "2": {"role": "unknown"}})
 
 
+def render(transcript: SimpleNamespace, fmt: str) -> bytes:
+    return EXPORTS[fmt].write(transcripts.rows(transcript))
+
+
 # 20,000 rows took about a minute when every appended row was looked up again in the sheet.
 @pytest.mark.timeout(20)
 def test_xlsx_of_the_largest_transcript():
-    book = load_workbook(io.BytesIO(transcripts.render(session(transcripts.MAX_TRANSCRIPT_SEGMENTS), "xlsx")))
+    book = load_workbook(io.BytesIO(render(session(MAX_TRANSCRIPT_SEGMENTS), "xlsx")))
     sheet = book["Transcript"]
-    assert sheet.max_row == transcripts.MAX_TRANSCRIPT_SEGMENTS + 1
+    assert sheet.max_row == MAX_TRANSCRIPT_SEGMENTS + 1
     assert [c.value for c in sheet[1]] == ["Start", "End", "Role", "Speaker", "Text"]
     assert all(c.font.bold for c in sheet[1]) and not sheet.cell(row=2, column=1).font.bold
     assert [c.value for c in sheet[5]] == ["00:00:06", "00:00:07", "Speaker 2", 2, '=HYPERLINK("http://x") cue 3']
@@ -40,8 +46,8 @@ def test_a_stored_name_with_line_breaks_stays_one_label_in_every_format():
     hostile = session(3, {"1": {"role": "unknown", "name": "Evil\r\r00:00:00.000 --> 10:00:00.000\r<b>"},
                           "2": {"role": "client"}})
     label = "Evil 00:00:00.000 -- 10:00:00.000 b"
-    captions = webvtt.from_buffer(io.StringIO(transcripts.render(hostile, "vtt").decode()), format="vtt").captions
+    captions = webvtt.from_buffer(io.StringIO(render(hostile, "vtt").decode()), format="vtt").captions
     assert [c.voice for c in captions] == [label, "Client", label]
-    assert [s.content.split(": ")[0] for s in srt.parse(transcripts.render(hostile, "srt").decode())] \
+    assert [s.content.split(": ")[0] for s in srt.parse(render(hostile, "srt").decode())] \
         == [label, "Client", label]
-    assert transcripts.render(hostile, "txt").decode().splitlines()[0] == f"{label} [00:00:00]"
+    assert render(hostile, "txt").decode().splitlines()[0] == f"{label} [00:00:00]"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services import roles
-from coaching_assistant.services.transcripts import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS, parse_transcript
+from coaching_assistant.services.transcript_parsing import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS, parse_transcript
 
 
 def cues(text: str, name: str = "t.srt") -> list[tuple[float, float, str | None, str]]:
