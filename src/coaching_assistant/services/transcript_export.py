@@ -39,7 +39,7 @@ def txt(rows: Sequence[Row]) -> bytes:
     current = None
     for r in rows:
         if r.label != current:
-            heading = f"{r.label} [{clock(r.start, '.')[:8]}]\n"
+            heading = f"{r.label} [{clock(r.start)[:-4]}]\n"
             blocks.append(f"\n{heading}" if blocks else heading)
             current = r.label
         blocks.append(r.text + "\n")
