@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services import transcripts
 from coaching_assistant.services.transcript_export import EXPORTS, TRANSCRIPT_FORMATS, content_disposition
-from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMENTS
+from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMENTS, parse_transcript
 
 
 def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
@@ -116,6 +116,15 @@ def test_xlsx_reads_back_with_hours_labels_and_speakers():
         ("01:03:20", "01:03:21", "Speaker 3", 3, "嗯。"),
         ("01:03:21", "01:03:22", "教練", 2, "好 的"),
         ("100:00:00", "100:00:00", "客戶", 2, "最後")]
+
+
+def test_our_own_vtt_imports_again_unchanged():
+    """Voice tags name every speaker and the text's &, < and > come back. (SRT cannot promise
+    this: it has no escaping, and a `Name:` used once is read as text.)"""
+    named = SimpleNamespace(**{**vars(CHINESE), "speaker_roles": {**CHINESE.speaker_roles, "3": {"name": "旁聽者"}}})
+    again = parse_transcript(render(named, "vtt"), "t.vtt")
+    assert [(c.start, c.end, c.speaker, c.text) for c in again] == [
+        (r.start, r.end, r.label, r.text) for r in transcripts.rows(named)]
 
 
 @pytest.mark.parametrize(("status", "segments", "code"), [("processing", [], "transcript_not_ready"),
