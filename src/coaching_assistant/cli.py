@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.services.transcript_export import TRANSCRIPT_FORMATS
 
 CLI_KEY_FILE = "cli-api-key"
 
@@ -255,7 +256,7 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--server", default=lambda: os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"),
               show_default="http://127.0.0.1:8000")
-@click.option("--format", "fmt", type=click.Choice(["txt", "json", "vtt", "srt"]), default="txt", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default="txt", show_default=True)
 @click.option("--api-key", envvar="COACHING_API_KEY",
               help="API key (default: COACHING_API_KEY, else a local CLI user in ./data)")
 @click.option("--language", default="en-US", show_default=True)
@@ -310,7 +311,7 @@ def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language:
             else:
                 if response.is_error:
                     check(response)
-                click.echo(response.text, nl=False)
+                click.echo(response.content, nl=False)  # bytes as sent: UTF-8 text, or a binary file
         except httpx.HTTPError as exc:
             raise click.ClickException(f"Cannot reach the server at {server}: {exc}") from exc
 

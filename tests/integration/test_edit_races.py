@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from coaching_assistant.core.database import new_session
 from coaching_assistant.models import CoachingSession, TranscriptSegment
-from coaching_assistant.services import transcripts
-from coaching_assistant.services.transcripts import EditConflict, StaleVersion
+from coaching_assistant.services import transcript_edits
+from coaching_assistant.services.transcript_edits import EditConflict, StaleVersion
 from tests.integration.test_transcripts_api import imported
 
 pytestmark = pytest.mark.timeout(120)
@@ -117,7 +117,7 @@ def one_segment(client, headers) -> tuple[str, str]:
 
 def edit_job(sid: str, segment_id: str, text: str, versions: dict[str, int] | None = None):
     def job(db: Session) -> None:
-        transcripts.set_segment_content(db, load(db, sid), {segment_id: text}, max_history=MAX_HISTORY,
+        transcript_edits.set_segment_content(db, load(db, sid), {segment_id: text}, max_history=MAX_HISTORY,
                                         versions=versions)
     return job
 
@@ -171,7 +171,7 @@ def test_racing_speaker_role_edits_both_land(client, user_headers, db):
     wanted = {"1": "coach", "2": "client"}
 
     def job(speaker: str, role: str):
-        return lambda session_db: transcripts.set_speaker_roles(session_db, load(session_db, sid), {speaker: role})
+        return lambda session_db: transcript_edits.set_speaker_roles(session_db, load(session_db, sid), {speaker: role})
 
     race = Race("session", len(wanted))
     outcomes = race.run([job(speaker, role) for speaker, role in wanted.items()])

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from coaching_assistant.models import CoachingSession, TranscriptSegment
-from coaching_assistant.services.transcripts import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS
+from coaching_assistant.services.transcript_parsing import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS
 from tests.integration.test_transcripts_api import VTT, export, imported, new_session
 
 CUE = "00:00:00.000 --> 00:00:01.000"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services import roles
-from coaching_assistant.services.transcripts import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS, parse_transcript
+from coaching_assistant.services.transcript_parsing import MAX_SEGMENT_CHARS, MAX_TRANSCRIPT_SEGMENTS, parse_transcript
 
 
 def cues(text: str, name: str = "t.srt") -> list[tuple[float, float, str | None, str]]:
@@ -38,6 +38,39 @@ TWO = [(0.0, 1.0, None, "Hello"), (1.0, 2.5, None, "World")]
 ])
 def test_srt_files_as_real_tools_write_them(text):
     assert cues(text) == TWO
+
+
+@pytest.mark.parametrize("text", [
+    "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHello\n\n00:00:01.000 --> 00:00:02.500\nWorld\n",
+    "\ufeffWEBVTT\r\n\r\n1\r\n00:00:00.000 --> 00:00:01.000\r\nHello\r\n\r\n"
+    "00:01.000 --> 00:02.500 align:start\r\nWorld\r\n",  # BOM, CRLF, a cue id, short times, settings
+    "WEBVTT - a title\nKind: captions\n\nNOTE a note\nover two lines\n\nSTYLE\n::cue { color: red }\n\n"
+    "id-1\n00:00:00.000 --> 00:00:01.000 position:30%,line-left\nHello\n\nid-2\n00:00:01.000 --> 00:00:02.500\nWorld",
+])
+def test_vtt_files_as_real_tools_write_them(text):
+    assert cues(text, "t.vtt") == TWO
+
+
+@pytest.mark.parametrize("name", ["t.srt", "t.vtt"])
+def test_times_past_the_first_hour(name):
+    separator = "," if name == "t.srt" else "."
+    text = (("WEBVTT\n\n" if name == "t.vtt" else "")
+            + f"01:02:03{separator}456 --> 10:00:00{separator}000\nLate\n\n"
+            + f"99:59:59{separator}999 --> 100:00:00{separator}000\nLater\n")
+    assert cues(text, name) == [(3723.456, 36000.0, None, "Late"), (359999.999, 360000.0, None, "Later")]
+
+
+def test_chinese_speakers_with_full_width_colons_and_voice_tags():
+    srt = "1\n00:00:00,000 --> 00:00:01,000\n教練：你好嗎？\n\n2\n00:00:01,000 --> 00:00:03,000\n客户： 还好。\n"
+    assert cues(srt) == [(0.0, 1.0, "教練", "你好嗎？"), (1.0, 3.0, "客户", "还好。")]
+    vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v 客戶>我很好，<i>謝謝</i>。\n"
+    assert cues(vtt, "t.vtt") == [(0.0, 1.0, "客戶", "我很好，謝謝。")]
+
+
+def test_vtt_character_references_are_read_and_srt_has_none():
+    vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Tom &amp; Jerry>a &lt;b&gt; &amp;amp; c&nbsp;d <i>e</i>\n"
+    assert cues(vtt, "t.vtt") == [(0.0, 1.0, "Tom & Jerry", "a <b> &amp; c d e")]
+    assert cues("1\n00:00:00,000 --> 00:00:01,000\nTom &amp; Jerry\n") == [(0.0, 1.0, None, "Tom &amp; Jerry")]
 
 
 def test_srt_text_keeps_its_lines_numbers_and_blank_lines():
@@ -75,10 +108,28 @@ def test_speaker_names_are_one_line_without_control_characters_and_capped():
     ("WEBVTT\n\nNOTE x\n\n00:00:00.000 --> 100:00:00.500\nHi\n", "t.vtt", "Line 5"),
     ("1\n00:00:00,000 --> 00:00:01,000\nHi\n\n2\n00:00:01,000 --> 00:00:60,000\nThere\n", "t.srt", "Line 6"),
     ("1\n00:00:00,000 --> 00:00:01,000\r\nHi\r\n2\r\n00:00:01,000 -->\r\n", "t.srt", "Line 5"),
+    ("\ufeff1\r\n00:00:00,000 --> 00:00:01,000\r\nHi\r\n\r\n2\r\n00:00:01,000 --> 00:61:02,000\r\nThere\r\n", "t.srt",
+     "Line 6"),  # the BOM is no line, CRLF one break
+    ("WEBVTT\r\n\r\n00:00:00.000 --> 00:00:01.000\r\nA\r\n\r\n00:00:01.000-->00:00:02.000\r\nB\r\n", "t.vtt", "Line 6"),
+    ("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nA\n\n00:00:01,000 --> 00:00:02,000\nB\n", "t.vtt", "Line 6"),
 ])
 def test_absurd_or_unreadable_cue_times_name_their_line(text, name, where):
     error = refusal(text, name)
     assert error.code == "invalid_transcript" and error.message.startswith(where + ":"), error.message
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"\xff\xfe\x00garbage", "The transcript file is not UTF-8 text."),
+    (b"", "The transcript file is empty."),
+    (b"\xef\xbb\xbf \r\n\t\n", "The transcript file is empty."),
+    (b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Coach>\n\n00:00:01.000 --> 00:00:02.000\n<b></b>\n",
+     "The transcript file has no cues with text."),
+    (b"1\n01:00:05,000 --> 01:00:01,500\nBackwards\n", "A cue ends before it starts (01:00:05.000 --> 01:00:01.500)."),
+])
+def test_files_without_a_transcript_are_refused_with_the_reason(data, message):
+    with pytest.raises(CoachingError) as caught:
+        parse_transcript(data, "t.srt")
+    assert (caught.value.code, caught.value.message) == ("invalid_transcript", message)
 
 
 def test_text_before_the_first_cue_is_refused():

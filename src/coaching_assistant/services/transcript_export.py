@@ -1,12 +1,13 @@
-"""Transcript downloads: pure functions from rows (times, label, text) to the bytes of a VTT, SRT,
-TXT or XLSX file. Labels and text arrive as one clean line each (see `transcripts.rows`), so no
-row can end a cue early or start one of its own."""
+"""Transcript downloads: pure functions from rows (times, label, text) to the bytes of a file, and
+the registry of those formats (`EXPORTS`), which the API's export endpoint and the CLI offer. A new
+format is one writer and one entry. Labels and text arrive as one clean line each (see
+`transcripts.rows`), so no row can end a cue early or start one of its own."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -38,7 +39,7 @@ def txt(rows: Sequence[Row]) -> bytes:
     current = None
     for r in rows:
         if r.label != current:
-            heading = f"{r.label} [{clock(r.start, '.')[:8]}]\n"
+            heading = f"{r.label} [{clock(r.start)[:-4]}]\n"
             blocks.append(f"\n{heading}" if blocks else heading)
             current = r.label
         blocks.append(r.text + "\n")
@@ -79,8 +80,26 @@ def _escape_vtt(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def content_disposition(title: str, fmt: str) -> str:
+@dataclass(frozen=True)
+class Export:
+    media_type: str
+    extension: str
+    write: Callable[[Sequence[Row]], bytes]
+
+
+EXPORTS: dict[str, Export] = {
+    "vtt": Export("text/vtt; charset=utf-8", "vtt", vtt),
+    "srt": Export("application/x-subrip; charset=utf-8", "srt", srt),
+    "txt": Export("text/plain; charset=utf-8", "txt", txt),
+    "xlsx": Export("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", xlsx),
+}
+# "json" is the transcript itself (`transcripts.transcript_json`: segments with words, history,
+# versions; statistics), not a download of its rows.
+TRANSCRIPT_FORMATS = ("json", *EXPORTS)
+
+
+def content_disposition(title: str, extension: str) -> str:
     """attachment; an ASCII fallback name and the real one as RFC 5987 UTF-8 (CJK titles work)."""
     name = re.sub(r'[\x00-\x1f\x7f/\\"]+', " ", title).strip() or "transcript"
     fallback = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" _") or "transcript"
-    return f"attachment; filename=\"{fallback}.{fmt}\"; filename*=UTF-8''{quote(f'{name}.{fmt}', safe='')}"
+    return f"attachment; filename=\"{fallback}.{extension}\"; filename*=UTF-8''{quote(f'{name}.{extension}', safe='')}"

@@ -76,6 +76,9 @@ _TIMING = re.compile(rf"\s*{_TIME}\s+-->\s+{_TIME}(?:\s.*)?", re.S)
 _TAG = re.compile(r"<[^<>]*>")
 _VOICE = re.compile(r"(?:\.[\w.-]+)?\s+(.+)", re.S)  # what follows "<v" up to the first ">"
 _PREFIX = re.compile(r"([^:：<>]{1,40})[:：]\s*(.+)", re.S)  # `Name: text`, on one-lined text
+# WebVTT writes &, < and > in cue text and voice names as these references (and SRT has none).
+_VTT_REFERENCE = re.compile(r"&(amp|lt|gt|nbsp|lrm|rlm);")
+_VTT_CHARACTERS = {"amp": "&", "lt": "<", "gt": ">", "nbsp": "\u00a0", "lrm": "\u200e", "rlm": "\u200f"}
 
 
 def parse_transcript(data: bytes, filename: str) -> list[ImportedCue]:
@@ -88,11 +91,9 @@ def parse_transcript(data: bytes, filename: str) -> list[ImportedCue]:
         raise InvalidTranscript("The transcript file is empty.")
     lines = _LINE_BREAK.split(text)
     timings = _timings(lines)
-    if text.lstrip().startswith("WEBVTT"):
-        raw = _vtt_cues(text)
-    else:
-        raw = _srt_cues(lines, timings, filename)
-    cues = [_cue(number, start, end, body) for number, (start, end, body) in enumerate(raw, 1)]
+    is_vtt = text.lstrip().startswith("WEBVTT")
+    raw = _vtt_cues(text, lines, timings) if is_vtt else _srt_cues(lines, timings, filename)
+    cues = [_cue(number, start, end, body, vtt=is_vtt) for number, (start, end, body) in enumerate(raw, 1)]
     # `Name: text` names a speaker when Name is a role name (Coach, 客戶, …) or starts two or more
     # cues; otherwise ("At noon: lunch", "My point is: yes") the colon is part of the text.
     prefixes = Counter(c.prefix.lower() for c in cues if c.prefix)
@@ -139,10 +140,17 @@ def _seconds(fields: tuple[str | None, ...]) -> float | None:
     return total if total <= MAX_CUE_SECONDS else None
 
 
-def _vtt_cues(text: str) -> list[tuple[float, float, str]]:
+def _vtt_cues(text: str, lines: list[str], timings: dict[int, tuple[float, float]]) -> list[tuple[float, float, str]]:
+    """The cues webvtt-py reads. It skips a cue whose time has a comma before the milliseconds (as
+    players do), so such a cue is refused here by its line rather than lost without a word."""
     import webvtt
     from webvtt.errors import MalformedCaptionError, MalformedFileError
 
+    for index in timings:
+        start, rest = lines[index].split("-->", 1)
+        if "," in start + rest.split()[0]:
+            raise InvalidTranscript(f"Line {index + 1}: a WebVTT cue time has ',' before the milliseconds, where "
+                                    f"WebVTT has '.' ({lines[index].strip()[:80]!r}).")
     try:
         parsed = webvtt.from_buffer(io.StringIO(text), format="vtt")
     except (MalformedFileError, MalformedCaptionError) as exc:
@@ -192,10 +200,13 @@ class _Cue:
     after_prefix: str = ""
 
 
-def _cue(number: int, start: float, end: float, raw: str) -> _Cue:
+def _cue(number: int, start: float, end: float, raw: str, *, vtt: bool) -> _Cue:
     raw = clean(raw).strip()
     voice, body = _voice(raw)
     text = one_line(_TAG.sub("", body))
+    if vtt:  # after the tags are gone: an escaped "&lt;b&gt;" is text, not a tag
+        text = one_line(_unescape_vtt(text))
+        voice = None if voice is None else _unescape_vtt(voice)
     if len(text) > MAX_SEGMENT_CHARS:
         raise InvalidTranscript(f"Cue {number} ({clock(start)} --> {clock(end)}) has {len(text):,} characters "
                                 f"of text; a cue may have at most {MAX_SEGMENT_CHARS:,}.", code="cue_too_long")
@@ -207,6 +218,10 @@ def _cue(number: int, start: float, end: float, raw: str) -> _Cue:
         if name:
             return _Cue(start, end, text, prefix=name, after_prefix=one_line(prefix.group(2)))
     return _Cue(start, end, text)
+
+
+def _unescape_vtt(text: str) -> str:
+    return _VTT_REFERENCE.sub(lambda reference: _VTT_CHARACTERS[reference.group(1)], text)
 
 
 def _voice(raw: str) -> tuple[str | None, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -27,7 +27,14 @@ from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.models import SessionStatus
-from coaching_assistant.services import sessions, storage, transcripts
+from coaching_assistant.services import (
+    sessions,
+    storage,
+    transcript_edits,
+    transcript_export,
+    transcript_import,
+    transcripts,
+)
 from coaching_assistant.services.sessions import ReceivedFile
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
@@ -46,6 +53,11 @@ transcript_jobs = PerUserLimit(2, what="transcript reads, exports or edits", cod
 
 
 T = TypeVar("T")
+# The export formats are the registry's (services/transcript_export.py); the type checker sees a str.
+if TYPE_CHECKING:
+    TranscriptFormat = str
+else:
+    TranscriptFormat = Literal[transcript_export.TRANSCRIPT_FORMATS]
 
 
 async def _receive_body(request: Request, db: DbSession, settings: AppSettings, *, check: Callable[[], None],
@@ -170,20 +182,21 @@ async def session_status(
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,
-            responses={200: {"content": {media: {} for media in transcripts.FORMATS.values()}},
+            responses={200: {"content": {"application/json": {}, **{export.media_type: {} for export
+                                                                     in transcript_export.EXPORTS.values()}}},
                        404: {"description": "no such session, or a transcript without segments"},
                        409: {"description": "the session is not completed (transcript_not_ready)"}})
 async def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
-                     format: Annotated[Literal["json", "vtt", "srt", "txt", "xlsx"], Query()] = "json") -> Response:
+                     format: Annotated[TranscriptFormat, Query()] = "json") -> Response:
     """The transcript as JSON (segments with speaker, role, words, edit history; speaker roles;
     statistics) or as a VTT, SRT, TXT or XLSX download named after the session's title."""
     def build() -> Response:
         session = sessions.get_session(db, user=user, session_id=session_id)
-        headers = {"Content-Disposition": transcripts.content_disposition(session.title, format)}
         if format == "json":
-            return _transcript_response(session, headers=headers)
-        return Response(transcripts.render(session, format), media_type=transcripts.FORMATS[format],
-                        headers=headers)
+            return _transcript_response(session, headers=_download_named(session.title, "json"))
+        export = transcript_export.EXPORTS[format]
+        return Response(export.write(transcripts.rows(session)), media_type=export.media_type,
+                        headers=_download_named(session.title, export.extension))
 
     return await _transcript_job(user, build)
 
@@ -198,15 +211,16 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
     """Make a session that has no audio yet a completed one from an existing VTT or SRT file.
     Speaker names Coach/Client/教練/客戶 (voice tags or `Name:` prefixes) become roles."""
     def check() -> None:
-        transcripts.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
+        transcript_import.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
 
     with uploads.slot(user.id):  # a streamed body, like an audio upload
-        received = await _receive_body(request, db, settings, check=check, max_bytes=transcripts.MAX_IMPORT_BYTES)
+        received = await _receive_body(request, db, settings, check=check, max_bytes=transcript_import.MAX_IMPORT_BYTES)
 
     # Reading and parsing the file are blocking work: never on the event loop (which also answers
     # /api/health), and in the transcript lane, so a large import competes with few other jobs.
     def finish() -> Response:
-        imported = transcripts.import_transcript(db, session_id, received.temp_path.read_bytes(), received.filename)
+        imported = transcript_import.import_transcript(db, session_id, received.temp_path.read_bytes(),
+                                                       received.filename)
         return _transcript_response(imported, status_code=201)
 
     try:
@@ -225,7 +239,11 @@ async def stats(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict
 
 def _transcript_response(session: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(TranscriptOut(**transcripts.transcript_json(session)).model_dump_json(), status_code=status_code,
-                    media_type=transcripts.FORMATS["json"], headers=headers)
+                    media_type="application/json", headers=headers)
+
+
+def _download_named(title: str, extension: str) -> dict[str, str]:
+    return {"Content-Disposition": transcript_export.content_disposition(title, extension)}
 
 
 async def _edit(db: DbSession, user: Any, session_id: uuid.UUID, apply: Callable[[Any], None]) -> Response:
@@ -242,13 +260,13 @@ async def _edit(db: DbSession, user: Any, session_id: uuid.UUID, apply: Callable
 
 @router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
 async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    return await _edit(db, user, session_id, lambda session: transcripts.set_speaker_roles(db, session,
+    return await _edit(db, user, session_id, lambda session: transcript_edits.set_speaker_roles(db, session,
                                                                                          body.speaker_roles))
 
 
 @router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)
 async def segment_roles(session_id: uuid.UUID, body: SegmentRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    return await _edit(db, user, session_id, lambda session: transcripts.set_segment_roles(db, session,
+    return await _edit(db, user, session_id, lambda session: transcript_edits.set_segment_roles(db, session,
                                                                                          body.segment_roles))
 
 
@@ -258,5 +276,5 @@ async def segment_content(session_id: uuid.UUID, body: SegmentContentIn, db: DbS
     """New text per segment, all or nothing; the old text goes to the segment's history (at most
     MAX_EDIT_HISTORY entries). Concurrent edits never lose a text; with `versions`, an edit of a
     segment that changed since is refused with 412."""
-    return await _edit(db, user, session_id, lambda session: transcripts.set_segment_content(
+    return await _edit(db, user, session_id, lambda session: transcript_edits.set_segment_content(
         db, session, body.segment_content, max_history=settings.max_edit_history, versions=body.versions))
