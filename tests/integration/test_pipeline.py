@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError
 from coaching_assistant.models import TranscriptSegment
-from coaching_assistant.services import transcription
+from coaching_assistant.services import session_state, transcription
 from coaching_assistant.stt.fake import FakeProvider
 from tests.helpers import CONVERSATION, wav_bytes
 
@@ -80,7 +80,7 @@ def test_a_redelivered_message_waits_for_a_live_lease(client, user_headers, sett
 
     sid, uri, task_id = uploaded_session(client, user_headers)
     first = transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri=uri, settings=settings)
-    assert isinstance(first, transcription.Claim) and first.attempt == 1
+    assert isinstance(first, session_state.Claim) and first.attempt == 1
     # the same message again (say, after a worker crash): the holder's lease is still live
     again = run(settings, sid, uri, task_id)
     assert again.status == "busy" and 0 < again.retry_after <= settings.session_lease_seconds

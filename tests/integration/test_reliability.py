@@ -16,7 +16,7 @@ from sqlalchemy import delete, update
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.errors import PermanentError
 from coaching_assistant.models import CoachingSession
-from coaching_assistant.services import sweeper, transcription
+from coaching_assistant.services import session_state, sweeper, transcription
 from coaching_assistant.stt.fake import FakeProvider
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
 from tests.integration.test_pipeline import run, segment_count, uploaded_session
@@ -52,7 +52,7 @@ def sweep(settings, **overrides):
 def crashed_mid_run(db, settings, sid, task_id, *, attempts: int = 1) -> None:
     """What a SIGKILLed worker leaves behind: claimed, lease in the past, message unacked."""
     claimed = transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri="", settings=settings)
-    assert isinstance(claimed, transcription.Claim)
+    assert isinstance(claimed, session_state.Claim)
     set_row(db, sid, attempts=attempts, lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
 
