@@ -4,22 +4,23 @@ The API, the workers and the sweepers change the same rows at the same time, so 
 compare-and-set: an UPDATE whose WHERE names the state the writer saw, and whose row count says
 whether it won. Kept together, the guards can be read (and reviewed) as one state machine:
 
-    from                                        to            function              called by
-    uploading                                 → pending       queue_upload          API: audio stored
-    failed | cancelled                        → pending       queue_retry           API: retry
-    pending (as queued)                       → as before     undo_queueing         API: broker refused it
-    pending | processing                      → cancelled     cancel                API
-    uploading | pending, or processing whose
-      lease lapsed or is this task's own      → processing    claim                 worker
-    the same, out of attempts                 → failed        fail_out_of_attempts  worker
-    processing (this lease)                   → processing    renew, write_progress heartbeat, progress
-    processing (this lease)                   → completed     complete              worker
-    processing (this lease)                   → failed        fail                  worker
-    processing (this lease)                   → pending       release               worker, before a retry
-    pending (queued as this task)             → failed        give_up               task
-    processing (lease lapsed)                 → pending       requeue_lost_run      sweeper
-    processing (lease lapsed), out of attempts → failed       fail_lost_run         sweeper
-    pending (its message lost)                → pending       requeue_lost_message  sweeper
+    from                                    to          function              called by
+    uploading                             → pending     queue_upload          API: audio stored
+    failed | cancelled                    → pending     queue_retry           API: retry
+    pending (as just queued)              → as before   undo_queueing         API: broker refused it
+    pending | processing                  → cancelled   cancel                API
+    uploading | pending | processing whose
+      lease lapsed or is this task's own  → processing  claim                 worker
+    uploading | pending | lease lapsed,
+      out of attempts                     → failed      fail_out_of_attempts  worker
+    processing (this lease)               → processing  renew, write_progress heartbeat, progress
+    processing (this lease)               → completed   complete              worker
+    processing (this lease)               → failed      fail                  worker, heartbeat
+    processing (this lease)               → pending     release               worker, before a retry
+    pending (queued as this task)         → failed      give_up               task
+    lease lapsed                          → pending     requeue_lost_run      sweeper
+    lease lapsed, out of attempts         → failed      fail_lost_run         sweeper
+    pending (no message in the broker)    → pending     requeue_lost_message  sweeper
 
 (An imported transcript moves `uploading → completed` in services/transcripts.py.)
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from coaching_assistant.core.config import Settings
@@ -105,17 +106,25 @@ def _same(column: InstrumentedAttribute[Any], value: object) -> Guard:
 
 # ---- the progress row ------------------------------------------------------------------------
 
-def reset_progress(db: Session, session_id: uuid.UUID, *, status: str, message: str,
+def _reset_progress(db: Session, session_id: uuid.UUID, *, status: str, message: str,
                    started_at: datetime | None = None) -> None:
     """Progress as before a run: nothing processed yet; the total is the session's stored duration
     (the upload header's until a run has decoded the audio). Creates the row if there is none."""
-    row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
-    if row is None:
-        row = ProcessingStatus(session_id=session_id)
-        db.add(row)
+    row = _progress_row(db, session_id)
     row.status, row.progress, row.message = status, 0, message
     row.duration_processed, row.processing_speed, row.started_at = 0.0, None, started_at
     row.duration_total = db.scalar(select(CoachingSession.duration_seconds).where(CoachingSession.id == session_id))
+
+
+def _progress_row(db: Session, session_id: uuid.UUID) -> ProcessingStatus:
+    """The session's progress row as stored now (not as this database session last saw it), new
+    if it has none."""
+    row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+                    .execution_options(populate_existing=True))
+    if row is None:
+        row = ProcessingStatus(session_id=session_id)
+        db.add(row)
+    return row
 
 
 def write_progress(db: Session, session_id: uuid.UUID, *, token: str, progress: int, message: str,
@@ -149,7 +158,7 @@ def _restart(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, messa
     moved = rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=utcnow(), **values)
                          .execution_options(synchronize_session=False))
     if moved:
-        reset_progress(db, session_id, status=to, message=message)
+        _reset_progress(db, session_id, status=to, message=message)
     return moved == 1
 
 
@@ -194,16 +203,12 @@ def undo_queueing(db: Session, session_id: uuid.UUID, *, task_id: str, undo: Und
                             .execution_options(synchronize_session=False))
     if not reverted:
         return False
-    row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
-    if undo.progress is None:
-        if row is not None:
-            db.delete(row)
-    else:
-        if row is None:
-            row = ProcessingStatus(session_id=session_id)
-            db.add(row)
-        for column, value in undo.progress.items():
-            setattr(row, column, value)
+    if undo.progress is None:  # it had no progress row
+        db.execute(delete(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
+        return True
+    row = _progress_row(db, session_id)
+    for column, value in undo.progress.items():
+        setattr(row, column, value)
     return True
 
 
@@ -221,10 +226,9 @@ def _undo_of(db: Session, session_id: uuid.UUID) -> Undo | None:
 def cancel(db: Session, session_id: uuid.UUID) -> bool:
     """pending | processing → cancelled. The status is the cancel flag: a queued message finds
     nothing to claim, and a running worker loses its lease, so it stops at its next progress step."""
-    now = utcnow()
     return _move(db, session_id, (CoachingSession.id == session_id) & CoachingSession.status.in_(CANCELLABLE),
                  to=SessionStatus.CANCELLED, message="Cancelled by the user",
-                 lease_expires_at=None, lease_owner=None, completed_at=now)
+                 lease_expires_at=None, lease_owner=None, completed_at=utcnow())
 
 
 # ---- the worker ------------------------------------------------------------------------------
@@ -257,7 +261,7 @@ def claim(db: Session, session_id: uuid.UUID, *, task_id: str, audio_uri: str, s
         return None
     if not session.audio_uri:
         session.audio_uri = audio_uri
-    reset_progress(db, session_id, status=SessionStatus.PROCESSING, message="Starting transcription",
+    _reset_progress(db, session_id, status=SessionStatus.PROCESSING, message="Starting transcription",
                    started_at=now)
     return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts,
                  num_speakers=session.num_speakers)
