@@ -140,26 +140,29 @@ def write_progress(db: Session, session_id: uuid.UUID, *, token: str, progress: 
                         .execution_options(synchronize_session=False)) > 0
 
 
+def _set_status(db: Session, guard: Guard, to: str, values: dict[str, Any]) -> bool:
+    """The compare-and-set itself: the session row `guard` names, if it still holds, gets `to`."""
+    return rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=utcnow(), **values)
+                        .execution_options(synchronize_session=False)) == 1
+
+
 def _move(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, message: str,
           progress: dict[str, Any] | None = None, **values: Any) -> bool:
-    """Compare-and-set the session row (`guard` names it) to `to` with `values`; if it won, the
-    progress row says `to` and `message` (and `progress`)."""
-    now = utcnow()
-    moved = rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=now, **values)
-                         .execution_options(synchronize_session=False))
-    if moved:
-        db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
-                   .values(status=to, message=message, updated_at=now, **(progress or {})))
-    return moved == 1
+    """Compare-and-set the session to `to` with `values`; if it won, the progress row says `to`
+    and `message` (and `progress`)."""
+    if not _set_status(db, guard, to, values):
+        return False
+    db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
+               .values(status=to, message=message, updated_at=utcnow(), **(progress or {})))
+    return True
 
 
 def _restart(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, message: str, **values: Any) -> bool:
     """Like `_move`, for a session that waits for a (new) run: its progress starts over."""
-    moved = rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=utcnow(), **values)
-                         .execution_options(synchronize_session=False))
-    if moved:
-        _reset_progress(db, session_id, status=to, message=message)
-    return moved == 1
+    if not _set_status(db, guard, to, values):
+        return False
+    _reset_progress(db, session_id, status=to, message=message)
+    return True
 
 
 # ---- the API ---------------------------------------------------------------------------------
