@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import PermanentError
 from coaching_assistant.models import TranscriptSegment
-from coaching_assistant.services import transcription
+from coaching_assistant.services import session_state, transcription
 from coaching_assistant.stt.fake import FakeProvider
 from tests.helpers import CONVERSATION, wav_bytes
 
@@ -80,7 +80,7 @@ def test_a_redelivered_message_waits_for_a_live_lease(client, user_headers, sett
 
     sid, uri, task_id = uploaded_session(client, user_headers)
     first = transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri=uri, settings=settings)
-    assert isinstance(first, transcription.Claim) and first.attempt == 1
+    assert isinstance(first, session_state.Claim) and first.attempt == 1
     # the same message again (say, after a worker crash): the holder's lease is still live
     again = run(settings, sid, uri, task_id)
     assert again.status == "busy" and 0 < again.retry_after <= settings.session_lease_seconds
@@ -230,3 +230,33 @@ def test_a_stored_location_no_longer_accepted_fails_the_session(client, user_hea
     db.expire_all()
     session = db.get(CoachingSession, uuid.UUID(sid))
     assert session.status == "failed" and session.error_code == "audio_location_rejected"
+
+
+class OvershootingProvider(FakeProvider):
+    """Reports progress a little past the end of the audio, as an engine whose last word is
+    timed after the audio ends could."""
+
+    def transcribe(self, audio, *, language, on_progress):
+        return super().transcribe(audio, language=language, on_progress=lambda seconds: on_progress(seconds + 0.3))
+
+
+def test_progress_never_reports_more_audio_processed_than_there_is(client, user_headers, settings, empty_queue):
+    # 16001 samples: a decoded length that is not a whole number of milliseconds
+    sid, uri, task_id = uploaded_session(client, user_headers, name="odd.wav",
+                                         content=wav_bytes(seconds=16001 / 16000))
+    published: list[dict] = []
+    seen: list[dict] = []
+
+    def publish(meta: dict) -> None:  # the row is written before each publish: read it as a client would
+        published.append(meta)
+        seen.append(client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json())
+
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="en-US",
+                                               task_id=task_id, publish=publish,
+                                               provider=OvershootingProvider(Settings()))
+    assert outcome.status == "completed"
+    seen.append(client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json())
+    reports = [report for report in published + seen if report["duration_processed"] is not None]
+    assert len(reports) >= 4
+    assert all(report["duration_processed"] <= report["duration_total"] for report in reports), reports
+    assert seen[-1]["duration_processed"] == seen[-1]["duration_total"] == pytest.approx(1.0, abs=0.001)

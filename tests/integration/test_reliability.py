@@ -16,9 +16,10 @@ from sqlalchemy import delete, update
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.errors import PermanentError
 from coaching_assistant.models import CoachingSession
-from coaching_assistant.services import sweeper, transcription
+from coaching_assistant.services import session_state, sweeper, transcription
 from coaching_assistant.stt.fake import FakeProvider
 from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
+from tests.helpers import wav_bytes
 from tests.integration.test_pipeline import run, segment_count, uploaded_session
 from tests.integration.test_upload import stored_files
 
@@ -52,7 +53,7 @@ def sweep(settings, **overrides):
 def crashed_mid_run(db, settings, sid, task_id, *, attempts: int = 1) -> None:
     """What a SIGKILLed worker leaves behind: claimed, lease in the past, message unacked."""
     claimed = transcription.claim(uuid.UUID(sid), task_id=task_id, audio_uri="", settings=settings)
-    assert isinstance(claimed, transcription.Claim)
+    assert isinstance(claimed, session_state.Claim)
     set_row(db, sid, attempts=attempts, lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
 
@@ -212,6 +213,43 @@ def test_a_cancelled_session_can_be_retried(client, user_headers, settings, db, 
     response = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
     assert response.status_code == 202 and response.json()["status"] == "pending"
     assert run(settings, sid, uri, response.json()["task_id"]).status == "completed"
+
+
+def test_a_retry_the_broker_refuses_leaves_the_session_as_it_was(client, user_headers, settings, db,
+                                                                  empty_queue, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from coaching_assistant.api.routers import sessions as routes
+    from coaching_assistant.models import ProcessingStatus
+
+    def rows() -> tuple[dict, dict]:
+        db.expire_all()
+        session, progress = db.get(CoachingSession, uuid.UUID(sid)), db.get(ProcessingStatus, progress_id)
+        return ({c: getattr(session, c) for c in ("status", "error_code", "error_message", "attempts",
+                                                   "retry_count", "transcription_job_id", "audio_uri")},
+                {c: getattr(progress, c) for c in ("status", "progress", "message", "duration_processed",
+                                                    "duration_total", "processing_speed", "started_at")})
+
+    sid, uri, task_id = uploaded_session(client, user_headers, name="tone.wav", content=wav_bytes())
+    Path(uri).write_bytes(b"garbage" * 10)  # damaged after the upload probe: the run fails while decoding
+    with pytest.raises(PermanentError):
+        run(settings, sid, uri, task_id)
+    progress_id = row(db, sid).processing_status.id
+    before = rows()
+    assert before[0]["status"] == "failed" and before[0]["attempts"] == 1 and before[1]["progress"] > 0
+    status_before = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+
+    def broker_down(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(routes, "enqueue_transcription", broker_down)
+    refused = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
+    assert refused.status_code == 503 and refused.json()["code"] == "broker_unavailable"
+    assert rows() == before
+    assert client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json() == status_before
+    monkeypatch.undo()  # the broker is back: the refused retry cost nothing
+    retried = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
+    assert retried.status_code == 202 and row(db, sid).retry_count == 1 and empty_queue.llen("celery") == 2
 
 
 # --- deadline ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Session logic behind the API: create, attach audio, retry, delete, read status/transcript.
 
 Every query here is scoped to the calling user, so another user's session is simply not found.
+This module checks requests (state, quotas, the file itself) and stores audio; the status
+changes themselves are compare-and-sets in `session_state`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import new_session, rows_changed
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User, utcnow
-from coaching_assistant.services import audio, storage
+from coaching_assistant.services import audio, session_state, storage
 
 logger = logging.getLogger(__name__)
 
@@ -136,37 +138,19 @@ def list_sessions(db: Session, *, user: User, status: str | None, page: int,
     return list(rows), total
 
 
-def _reset_progress(db: Session, session_id: uuid.UUID, *, status: str, message: str,
-                    duration: float | None) -> None:
-    row = db.scalar(select(ProcessingStatus).where(ProcessingStatus.session_id == session_id))
-    if row is None:
-        row = ProcessingStatus(session_id=session_id)
-        db.add(row)
-    row.status, row.progress, row.message = status, 0, message
-    row.duration_processed, row.duration_total = 0.0, duration
-    row.processing_speed = row.started_at = None
-
-
-def _queue(db: Session, session: CoachingSession, enqueue: Enqueue, *, undo: dict[str, Any],
-           undo_message: str, on_undo: Callable[[], None] = lambda: None) -> None:
+def _queue(db: Session, session: CoachingSession, enqueue: Enqueue, undo: session_state.Undo, *,
+           on_undo: Callable[[], None] = lambda: None) -> None:
     """Enqueue after the commit, so a worker always finds the row; if the broker refuses, put the
-    row back as it was (`undo`) and say so."""
+    rows back as they were (`undo`) and say so."""
     task_id = session.transcription_job_id or ""
     try:
         enqueue(str(session.id), session.audio_uri or "", session.language, session.audio_filename, task_id)
     except Exception as exc:
         logger.exception("Could not queue transcription for session %s", session.id)
-        reverted = rows_changed(db, update(CoachingSession)
-                                .where(CoachingSession.id == session.id,
-                                       CoachingSession.status == SessionStatus.PENDING,
-                                       CoachingSession.transcription_job_id == task_id)
-                                .values(**undo, updated_at=utcnow()))
-        if not reverted:  # a worker already has it: the message did get through
-            db.rollback()
+        if not session_state.undo_queueing(db, session.id, task_id=task_id, undo=undo):
+            db.rollback()  # a worker already has it: the message did get through
             db.refresh(session)
             return
-        _reset_progress(db, session.id, status=undo["status"], message=undo_message,
-                        duration=undo.get("duration_seconds", session.duration_seconds))
         db.commit()
         db.refresh(session)
         on_undo()
@@ -190,36 +174,14 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
     stored: str | None = None
     try:
         session = get_session(db, user=user, session_id=session_id)
-        check_can_upload(session)
-        extension = audio.extension_of(received.filename)
-        if extension not in audio.SUPPORTED_FORMATS:
-            raise CoachingError(
-                f"Unsupported file type '.{extension}'. Upload one of: "
-                + ", ".join(sorted(audio.SUPPORTED_FORMATS)) + ".",
-                code="unsupported_format", status_code=415)
-        if received.size == 0:
-            raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
-        check_storage_quota(db, settings=settings, user=user, adding=received.size)
-        info = audio.probe(received.temp_path, extension)
-        if info.duration_seconds > settings.max_audio_seconds:
-            raise CoachingError(
-                f"The audio is {info.duration_seconds:.0f} seconds long; the maximum is "
-                f"{settings.max_audio_seconds:.0f} seconds (MAX_AUDIO_SECONDS).",
-                code="audio_too_long", status_code=422)
+        extension, info = _check_upload(db, settings=settings, user=user, session=session, received=received)
         stored = storage.store(settings, temp_path=received.temp_path, session_id=session.id,
                                extension=extension)
-        won = rows_changed(db, update(CoachingSession)
-                           .where(CoachingSession.id == session.id,
-                                  CoachingSession.status == SessionStatus.UPLOADING)
-                           .values(status=SessionStatus.PENDING, audio_uri=stored,
-                                   audio_filename=display_name(received.filename),
-                                   audio_size_bytes=received.size, duration_seconds=info.duration_seconds,
-                                   transcription_job_id=str(uuid.uuid4()), error_code=None,
-                                   error_message=None, updated_at=utcnow()))
-        if not won:
+        undo = session_state.queue_upload(db, session.id, audio_uri=stored,
+                                          audio_filename=display_name(received.filename),
+                                          audio_size_bytes=received.size, duration_seconds=info.duration_seconds)
+        if undo is None:
             raise InvalidState("Another upload for this session arrived first.")
-        _reset_progress(db, session.id, status=SessionStatus.PENDING, message="Queued for transcription",
-                        duration=info.duration_seconds)
         db.commit()
     except BaseException:
         db.rollback()
@@ -227,14 +189,30 @@ def attach_audio(db: Session, *, settings: Settings, user: User, session_id: uui
         storage.delete(settings, stored)
         raise
     db.refresh(session)
-    _queue(db, session, enqueue, undo_message="Waiting for the audio upload",
-           undo={"status": SessionStatus.UPLOADING, "audio_uri": None, "audio_filename": None,
-                 "audio_size_bytes": None, "duration_seconds": None, "transcription_job_id": None},
-           on_undo=lambda: storage.delete(settings, stored))
+    _queue(db, session, enqueue, undo, on_undo=lambda: storage.delete(settings, stored))
     return session
 
 
-RETRYABLE = (SessionStatus.FAILED, SessionStatus.CANCELLED)
+def _check_upload(db: Session, *, settings: Settings, user: User, session: CoachingSession,
+                  received: ReceivedFile) -> tuple[str, audio.AudioInfo]:
+    """The file's extension and probed audio, or the error that refuses it (nothing stored yet)."""
+    check_can_upload(session)
+    extension = audio.extension_of(received.filename)
+    if extension not in audio.SUPPORTED_FORMATS:
+        raise CoachingError(
+            f"Unsupported file type '.{extension}'. Upload one of: "
+            + ", ".join(sorted(audio.SUPPORTED_FORMATS)) + ".",
+            code="unsupported_format", status_code=415)
+    if received.size == 0:
+        raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
+    check_storage_quota(db, settings=settings, user=user, adding=received.size)
+    info = audio.probe(received.temp_path, extension)
+    if info.duration_seconds > settings.max_audio_seconds:
+        raise CoachingError(
+            f"The audio is {info.duration_seconds:.0f} seconds long; the maximum is "
+            f"{settings.max_audio_seconds:.0f} seconds (MAX_AUDIO_SECONDS).",
+            code="audio_too_long", status_code=422)
+    return extension, info
 
 
 def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
@@ -242,7 +220,7 @@ def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
     """Queue a failed or cancelled session again, at most MAX_RETRIES_PER_SESSION times: each
     retry puts a message on the queue, so a cancel/retry loop must end."""
     session = get_session(db, user=user, session_id=session_id)
-    if session.status not in RETRYABLE:
+    if session.status not in session_state.RETRYABLE:
         raise InvalidState(f"Only a failed or cancelled session can be retried (it is '{session.status}').")
     if not session.audio_uri:
         raise InvalidState("This session has no audio to transcribe; upload it first.",
@@ -252,27 +230,14 @@ def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
         raise QuotaExceeded(f"This session was retried {session.retry_count} times, the most allowed "
                             "(MAX_RETRIES_PER_SESSION); upload the audio to a new session instead.",
                             code="retry_limit_reached")
-    previous = {"status": session.status, "error_code": session.error_code,
-                "error_message": session.error_message, "transcription_job_id": session.transcription_job_id,
-                "attempts": session.attempts, "retry_count": session.retry_count}
-    won = rows_changed(db, update(CoachingSession)
-                       .where(CoachingSession.id == session.id, CoachingSession.status == previous["status"],
-                              CoachingSession.retry_count == session.retry_count)
-                       .values(status=SessionStatus.PENDING, error_code=None, error_message=None,
-                               transcription_job_id=str(uuid.uuid4()), attempts=0,
-                               retry_count=session.retry_count + 1, updated_at=utcnow()))
-    if not won:
+    undo = session_state.queue_retry(db, session.id, from_status=session.status, retry_count=session.retry_count)
+    if undo is None:
         db.rollback()
         raise InvalidState("The session changed while retrying; look at its status again.")
-    _reset_progress(db, session.id, status=SessionStatus.PENDING, message="Queued for transcription (retry)",
-                    duration=session.duration_seconds)
     db.commit()
     db.refresh(session)
-    _queue(db, session, enqueue, undo=previous, undo_message=str(previous["error_message"] or previous["status"]))
+    _queue(db, session, enqueue, undo)
     return session
-
-
-CANCELLABLE = (SessionStatus.PENDING, SessionStatus.PROCESSING)
 
 
 def cancel(db: Session, *, user: User, session_id: uuid.UUID) -> CoachingSession:
@@ -283,17 +248,11 @@ def cancel(db: Session, *, user: User, session_id: uuid.UUID) -> CoachingSession
     it produced is saved. The worker is never killed.
     """
     session = get_session(db, user=user, session_id=session_id)
-    if session.status not in CANCELLABLE:
+    if session.status not in session_state.CANCELLABLE:
         raise InvalidState(f"Only a pending or processing session can be cancelled (it is '{session.status}').")
-    won = rows_changed(db, update(CoachingSession)
-                       .where(CoachingSession.id == session.id, CoachingSession.status.in_(CANCELLABLE))
-                       .values(status=SessionStatus.CANCELLED, lease_expires_at=None, lease_owner=None,
-                               completed_at=utcnow(), updated_at=utcnow()))
-    if not won:
+    if not session_state.cancel(db, session.id):
         db.rollback()
         raise InvalidState("The session finished while cancelling; look at its status again.")
-    db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session.id)
-               .values(status=SessionStatus.CANCELLED, message="Cancelled by the user", updated_at=utcnow()))
     db.commit()
     db.refresh(session)
     return session

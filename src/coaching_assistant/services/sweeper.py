@@ -10,9 +10,9 @@ left behind in two ways:
 - `pending` with no message anywhere in the broker: the API crashed between commit and enqueue,
   Redis lost its data, or a retry could not be published. The sweeper re-queues it.
 
-Each worker runs a sweeper thread. Every change is a compare-and-set on the session row, so when
-several sweepers find the same session, exactly one of them re-queues it. Nothing here imports
-Celery: the caller passes `enqueue` and `queued_task_ids`.
+Each worker runs a sweeper thread. Every change is a compare-and-set on the session row (the
+transitions are in `session_state`), so when several sweepers find the same session, exactly one
+of them re-queues it. Nothing here imports Celery: the caller passes `enqueue` and `queued_task_ids`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from sqlalchemy import select, update
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed, session_scope
-from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus
-from coaching_assistant.services import storage
-from coaching_assistant.services.transcription import lease_lapsed
+from coaching_assistant.models import CoachingSession, SessionStatus
+from coaching_assistant.services import session_state, storage
 
 logger = logging.getLogger(__name__)
 
@@ -59,21 +58,18 @@ def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[],
 def _expired_leases(settings: Settings, enqueue: Enqueue, now: datetime, report: SweepReport) -> None:
     with session_scope() as db:
         rows = db.execute(select(CoachingSession.id, CoachingSession.lease_owner, CoachingSession.attempts)
-                          .where(lease_lapsed(now))).all()
+                          .where(session_state.lease_lapsed(now))).all()
     for session_id, owner, attempts in rows:
-        still_lost = ((CoachingSession.id == session_id) & lease_lapsed(now)
-                      & (CoachingSession.lease_owner == owner if owner else CoachingSession.lease_owner.is_(None)))
         if attempts >= settings.task_max_attempts:
-            message = (f"Gave up after {attempts} attempts: the worker running it stopped responding "
-                       "(killed, out of memory, or cut off from the database).")
-            if _transition(still_lost, session_id, SessionStatus.FAILED, message,
-                           error_code="too_many_attempts", error_message=message, completed_at=now):
+            with session_scope() as db:
+                failed = session_state.fail_lost_run(db, session_id, owner=owner, attempts=attempts, now=now)
+            if failed:
                 logger.error("Sweeper: session %s failed after %d attempts", session_id, attempts)
                 report.failed.append(str(session_id))
             continue
-        task_id = str(uuid.uuid4())
-        if _transition(still_lost, session_id, SessionStatus.PENDING,
-                       "Re-queued: the worker running it stopped responding", transcription_job_id=task_id):
+        with session_scope() as db:
+            task_id = session_state.requeue_lost_run(db, session_id, owner=owner, now=now)
+        if task_id:
             logger.warning("Sweeper: session %s lost its worker (lease expired); re-queued as task %s",
                            session_id, task_id)
             _enqueue(enqueue, session_id, task_id)
@@ -97,12 +93,9 @@ def _lost_pending(settings: Settings, enqueue: Enqueue, queued_task_ids: Callabl
     for session_id, old_task_id in rows:
         if old_task_id in known:
             continue  # queued behind other work, reserved by a worker or waiting for a retry
-        task_id = str(uuid.uuid4())
-        same = ((CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.PENDING)
-                & (CoachingSession.transcription_job_id == old_task_id if old_task_id
-                   else CoachingSession.transcription_job_id.is_(None)))
-        if _transition(same, session_id, SessionStatus.PENDING,
-                       "Re-queued: its queue message was lost", transcription_job_id=task_id):
+        with session_scope() as db:
+            task_id = session_state.requeue_lost_message(db, session_id, old_task_id=old_task_id)
+        if task_id:
             logger.warning("Sweeper: pending session %s had no message in the broker; re-queued as task %s",
                            session_id, task_id)
             _enqueue(enqueue, session_id, task_id)
@@ -132,21 +125,6 @@ def _expired_audio(settings: Settings, now: datetime, report: SweepReport) -> No
         if cleared:
             logger.info("Retention: deleted the audio of session %s (transcript kept)", session_id)
             report.audio_deleted.append(str(session_id))
-
-
-def _transition(where: object, session_id: uuid.UUID, status: str, message: str, **values: object) -> bool:
-    """Compare-and-set the session row and reset its progress row, in one transaction."""
-    now = datetime.now(UTC)
-    with session_scope() as db:
-        changed = rows_changed(db, update(CoachingSession).where(where)  # type: ignore[arg-type]
-                               .values(status=status, lease_expires_at=None, lease_owner=None, updated_at=now,
-                                       **values)
-                               .execution_options(synchronize_session=False))
-        if changed:
-            db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
-                       .values(status=status, progress=0, message=message, duration_processed=0.0,
-                               processing_speed=None, updated_at=now))
-        return changed == 1
 
 
 def _enqueue(enqueue: Enqueue, session_id: uuid.UUID, task_id: str) -> None:
