@@ -9,6 +9,7 @@ whether it won. Kept together, the guards can be read (and reviewed) as one stat
     failed | cancelled                    → pending     queue_retry           API: retry
     pending (as just queued)              → as before   undo_queueing         API: broker refused it
     pending | processing                  → cancelled   cancel                API
+    uploading                             → completed   complete_import       API: transcript imported
     uploading | pending | processing whose
       lease lapsed or is this task's own  → processing  claim                 worker
     uploading | pending | lease lapsed,
@@ -21,8 +22,6 @@ whether it won. Kept together, the guards can be read (and reviewed) as one stat
     lease lapsed                          → pending     requeue_lost_run      sweeper
     lease lapsed, out of attempts         → failed      fail_lost_run         sweeper
     pending (no message in the broker)    → pending     requeue_lost_message  sweeper
-
-(An imported transcript moves `uploading → completed` in services/transcripts.py.)
 
 A running transcription holds a lease: a token unique to the run (`lease_owner`) and an expiry
 its heartbeat pushes forward. Every write of a run is guarded by `owned_by`, so a run that was
@@ -232,6 +231,18 @@ def cancel(db: Session, session_id: uuid.UUID) -> bool:
     return _move(db, session_id, (CoachingSession.id == session_id) & CoachingSession.status.in_(CANCELLABLE),
                  to=SessionStatus.CANCELLED, message="Cancelled by the user",
                  lease_expires_at=None, lease_owner=None, completed_at=utcnow())
+
+
+def complete_import(db: Session, session_id: uuid.UUID, *, speaker_roles: dict[str, Any], segments_count: int,
+                    duration_seconds: float, audio_filename: str) -> bool:
+    """uploading → completed from an imported transcript; False if the session no longer waits for
+    its audio (a concurrent upload or import won). The caller adds the segments in the same
+    transaction, and only when this returns True."""
+    return _set_status(db, (CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.UPLOADING),
+                       SessionStatus.COMPLETED,
+                       {"speaker_roles": speaker_roles, "segments_count": segments_count,
+                        "duration_seconds": duration_seconds, "audio_filename": audio_filename,
+                        "completed_at": utcnow()})
 
 
 # ---- the worker ------------------------------------------------------------------------------

@@ -5,14 +5,12 @@ roles), and the session waiting for its audio becomes a completed one."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from coaching_assistant.core.database import rows_changed
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
+from coaching_assistant.services import session_state
 from coaching_assistant.services.sessions import InvalidState, display_name
 from coaching_assistant.services.transcript_parsing import ROLE_NAMES, ImportedCue, parse_transcript
 
@@ -30,9 +28,12 @@ def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename:
     Reading the file is CPU work: callers in the API run this in the thread pool."""
     cues = parse_transcript(data, filename)
     speaker_ids, speaker_roles = _speakers(cues)
-    complete_waiting_session(db, session_id, speaker_roles=speaker_roles, segments_count=len(cues),
-                             duration_seconds=round(max(c.end for c in cues), 3),
-                             audio_filename=display_name(filename, fallback="transcript"))
+    if not session_state.complete_import(db, session_id, speaker_roles=speaker_roles, segments_count=len(cues),
+                                         duration_seconds=round(max(c.end for c in cues), 3),
+                                         audio_filename=display_name(filename, fallback="transcript")):
+        db.rollback()
+        raise InvalidState("The session changed while the transcript was read: it no longer waits for its audio.",
+                           code="invalid_session_status")
     db.add_all(TranscriptSegment(session_id=session_id, position=i, start_seconds=cue.start, end_seconds=cue.end,
                                  speaker_id=speaker_ids[(cue.speaker or "").lower()], content=cue.text,
                                  confidence=None, words=[], history=[], version=1)
@@ -58,20 +59,3 @@ def _speakers(cues: list[ImportedCue]) -> tuple[dict[str, int], dict[str, dict[s
                                                     "source": "import", "name": cue.speaker}
     return speaker_ids, speaker_roles
 
-
-def complete_waiting_session(db: Session, session_id: uuid.UUID, *, speaker_roles: dict[str, dict[str, Any]],
-                             segments_count: int, duration_seconds: float, audio_filename: str) -> None:
-    """The transition waiting for audio (uploading) → completed, as a compare-and-set on the
-    status, so a concurrent upload or import cannot interleave; rolls back and refuses when the
-    session has moved on. The caller adds the segments and commits."""
-    now = datetime.now(UTC)
-    claimed = rows_changed(db, update(CoachingSession)
-                           .where(CoachingSession.id == session_id, CoachingSession.status == SessionStatus.UPLOADING)
-                           .values(status=SessionStatus.COMPLETED, speaker_roles=speaker_roles,
-                                   segments_count=segments_count, duration_seconds=duration_seconds,
-                                   audio_filename=audio_filename, completed_at=now, updated_at=now)
-                           .execution_options(synchronize_session=False))
-    if claimed != 1:
-        db.rollback()
-        raise InvalidState("The session changed while the transcript was read: it no longer waits for its audio.",
-                           code="invalid_session_status")
