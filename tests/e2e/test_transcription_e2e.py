@@ -133,5 +133,5 @@ def test_undecodable_audio_ends_failed_with_a_code(stack):
     assert result.state == "FAILURE"
     with new_session() as db:
         session = db.get(CoachingSession, uuid.UUID(sid))
-        assert session.status == "failed" and session.error_code == "audio_decode_failed"
+        assert session.status == "failed" and session.error_code == "undecodable_audio"
 

@@ -24,9 +24,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.database import new_session
+from coaching_assistant.core.errors import EditConflict, StaleVersion
 from coaching_assistant.models import CoachingSession, TranscriptSegment
 from coaching_assistant.services import transcript_edits
-from coaching_assistant.services.transcript_edits import EditConflict, StaleVersion
 from tests.integration.test_transcripts_api import imported
 
 pytestmark = pytest.mark.timeout(120)

@@ -145,9 +145,9 @@ def test_undecodable_audio_fails_the_session_with_a_code(client, user_headers, s
         handle.write(b"garbage" * 10)
     with pytest.raises(PermanentError) as error:
         run(settings, sid, uri, task_id)
-    assert error.value.code == "audio_decode_failed"
+    assert error.value.code == "undecodable_audio"
     session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
-    assert session["status"] == "failed" and session["error_code"] == "audio_decode_failed"
+    assert session["status"] == "failed" and session["error_code"] == "undecodable_audio"
     assert session["error_message"]
     retry = client.post(f"/api/v1/sessions/{sid}/retry-transcription", headers=user_headers)
     assert retry.status_code == 202 and retry.json()["status"] == "pending"
@@ -188,7 +188,7 @@ def test_exhausted_attempts_end_failed_not_pending(client, user_headers, setting
     assert run(settings, sid, uri, task_id).status == "skipped"
     db.expire_all()
     session = db.get(CoachingSession, uuid.UUID(sid))
-    assert session.status == "failed" and session.error_code == "too_many_attempts"
+    assert session.status == "failed" and session.error_code == "retries_exhausted"
 
 
 def test_delete_removes_audio_and_transcript(client, user_headers, settings, db, empty_queue):

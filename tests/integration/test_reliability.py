@@ -94,11 +94,11 @@ def test_sweeper_fails_a_lost_session_out_of_attempts(client, user_headers, sett
     report = sweep(settings)
     assert report.failed == [sid] and report.requeued == []
     session = row(db, sid)
-    assert session.status == "failed" and session.error_code == "too_many_attempts"
+    assert session.status == "failed" and session.error_code == "retries_exhausted"
     assert "stopped responding" in session.error_message
     assert empty_queue.llen("celery") == 0
     status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
-    assert status["status"] == "failed" and status["error_code"] == "too_many_attempts"
+    assert status["status"] == "failed" and status["error_code"] == "retries_exhausted"
 
 
 def test_sweeper_requeues_pending_sessions_whose_message_was_lost(client, user_headers, settings, db,

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from coaching_assistant.api.cached import CachedCheck
-from coaching_assistant.api.limits import PerUserLimit, TooManyRequests
+from coaching_assistant.api.limits import PerUserLimit
+from coaching_assistant.core.errors import ErrorCode, TooManyRequests
 
 
 def test_many_callers_share_one_check():
@@ -43,7 +44,7 @@ def test_a_hanging_check_bounds_the_wait_and_is_reported_missing():
 
 
 def test_per_user_slots():
-    limit = PerUserLimit(2, what="uploads", code="too_many_uploads", retry_after=5)
+    limit = PerUserLimit(2, what="uploads", code=ErrorCode.TOO_MANY_UPLOADS, retry_after=5)
     alice, bob = uuid.uuid4(), uuid.uuid4()
     with limit.slot(alice), limit.slot(alice):
         with pytest.raises(TooManyRequests) as refused:

@@ -13,17 +13,12 @@ from starlette.datastructures import Headers
 
 from coaching_assistant.api.lanes import ThreadLane
 from coaching_assistant.core.database import new_session
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import ErrorCode, Unauthorized
 from coaching_assistant.models import User
 from coaching_assistant.services import users
 
 MISSING_KEY = "Send your API key as 'Authorization: Bearer <key>'."
 key_checks = ThreadLane(4)
-
-
-class Unauthorized(CoachingError):
-    code = "unauthorized"
-    status_code = 401
 
 
 def bearer_key(headers: Headers) -> str | None:
@@ -43,7 +38,7 @@ async def authenticate(headers: Headers) -> User:
         raise Unauthorized(MISSING_KEY)
     user = await key_checks.run(_lookup, api_key)
     if user is None:
-        raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+        raise Unauthorized("The API key is not valid.", code=ErrorCode.INVALID_API_KEY)
     return user
 
 

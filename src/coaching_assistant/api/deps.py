@@ -8,9 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
-from coaching_assistant.api.auth import MISSING_KEY, Unauthorized
+from coaching_assistant.api.auth import MISSING_KEY
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.database import get_db
+from coaching_assistant.core.errors import Unauthorized
 from coaching_assistant.models import User
 
 # Documents the scheme in OpenAPI; the key itself is checked by api/guard.py before the body is read.

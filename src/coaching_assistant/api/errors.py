@@ -13,14 +13,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import CoachingError, ErrorCode
 
 logger = logging.getLogger(__name__)
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 408: "body_timeout", 409: "conflict", 413: "body_too_large",
-               415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
-               503: "service_unavailable"}
+# The code for an HTTP error FastAPI or Starlette raise themselves (unknown route, wrong method…).
+_HTTP_CODES = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN,
+               404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 408: ErrorCode.BODY_TIMEOUT,
+               409: ErrorCode.CONFLICT, 413: ErrorCode.BODY_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+               422: ErrorCode.VALIDATION_ERROR, 429: ErrorCode.TOO_MANY_REQUESTS,
+               503: ErrorCode.SERVICE_UNAVAILABLE}
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -39,11 +41,10 @@ def database_error(exc: SQLAlchemyError) -> CoachingError:
     """503 for a database that is busy (every connection in use: the load, not the request, is the
     problem) or unreachable."""
     if isinstance(exc, PoolTimeout):
-        return CoachingError("The database is busy; try again in a moment.", code="database_busy",
-                             status_code=503, retry_after=2)
+        return CoachingError("The database is busy; try again in a moment.", ErrorCode.DATABASE_BUSY, retry_after=2)
     logger.warning("Database unavailable: %s", exc.__class__.__name__)
-    return CoachingError("The database is unavailable; try again shortly.", code="database_unavailable",
-                         status_code=503, retry_after=5)
+    return CoachingError("The database is unavailable; try again shortly.", ErrorCode.DATABASE_UNAVAILABLE,
+                         retry_after=5)
 
 
 def install(app: FastAPI) -> None:
@@ -59,7 +60,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         # Starlette logs the traceback after this answer; the client still gets the JSON shape.
-        return JSONResponse(error_body("internal_error", "An unexpected error occurred; it has been logged."),
+        return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred; it has been logged."),
                             status_code=500)
 
     @app.exception_handler(RequestValidationError)
@@ -68,7 +69,8 @@ def install(app: FastAPI) -> None:
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-        code = "invalid_json" if any(e["type"] == "json_invalid" for e in errors) else "validation_error"
+        invalid_json = any(e["type"] == "json_invalid" for e in errors)
+        code = ErrorCode.INVALID_JSON if invalid_json else ErrorCode.VALIDATION_ERROR
         return JSONResponse(error_body(code, f"{where}: {first['msg']}", errors=errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -77,7 +79,8 @@ def install(app: FastAPI) -> None:
             body = exc.detail
         elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8 JSON at all
-            body = error_body("invalid_json", "The request body is not valid JSON (UTF-8 expected).")
+            body = error_body(ErrorCode.INVALID_JSON, "The request body is not valid JSON (UTF-8 expected).")
         else:
-            body = error_body(_HTTP_CODES.get(exc.status_code, "error"), str(exc.detail))
+            fallback = ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
+            body = error_body(_HTTP_CODES.get(exc.status_code, fallback), str(exc.detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -22,7 +22,7 @@ from coaching_assistant.api.auth import authenticate
 from coaching_assistant.api.errors import database_error, error_body, error_response
 from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import HTTP_STATUS, CoachingError, ErrorCode
 
 PROTECTED_PREFIX = "/api/v1/"
 UPLOAD_SUFFIXES = ("/audio", "/transcript")  # POST /api/v1/sessions/{id}/audio and …/transcript
@@ -33,12 +33,12 @@ class BodyRejected(HTTPException):
     """Raised from inside `receive`; an HTTPException so FastAPI's body reading passes it through
     instead of calling it a parse error."""
 
-    def __init__(self, status_code: int, code: str, message: str):
-        super().__init__(status_code, error_body(code, message), headers={"Connection": "close"})
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(HTTP_STATUS[code], error_body(code, message), headers={"Connection": "close"})
 
 
 def body_too_large(limit: int) -> BodyRejected:
-    return BodyRejected(413, "body_too_large", f"The request body exceeds the limit of {limit} bytes.")
+    return BodyRejected(ErrorCode.BODY_TOO_LARGE, f"The request body exceeds the limit of {limit} bytes.")
 
 
 def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float, min_rate: float) -> Receive:
@@ -56,7 +56,7 @@ def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float, min_ra
         try:
             message = await asyncio.wait_for(receive(), timeout=idle_timeout)
         except TimeoutError:
-            raise BodyRejected(408, "body_timeout", f"The request body stopped arriving for {idle_timeout:g} "
+            raise BodyRejected(ErrorCode.BODY_TIMEOUT, f"The request body stopped arriving for {idle_timeout:g} "
                                                     "seconds; send it again.") from None
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
@@ -65,7 +65,7 @@ def guarded_receive(receive: Receive, *, limit: int, idle_timeout: float, min_ra
                 raise body_too_large(limit)
             elapsed = time.monotonic() - started
             if not complete and elapsed > idle_timeout and received < min_rate * elapsed:
-                raise BodyRejected(408, "body_timeout", f"The request body arrives at under {min_rate:g} bytes a "
+                raise BodyRejected(ErrorCode.BODY_TIMEOUT, f"The request body arrives at under {min_rate:g} bytes a "
                                                         "second; send it again on a faster connection.")
         return message
 
@@ -76,7 +76,7 @@ class ApiGuard:
     def __init__(self, app: ASGIApp, settings: Settings):
         self.app, self.settings = app, settings
         self.requests = PerUserLimit(settings.user_max_concurrent_requests, what="requests",
-                                     code="too_many_requests")
+                                     code=ErrorCode.TOO_MANY_REQUESTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
@@ -91,7 +91,7 @@ class ApiGuard:
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise CoachingError(f"The request body exceeds the limit of {limit} bytes.",
-                                    code="file_too_large" if upload else "body_too_large", status_code=413)
+                                    ErrorCode.FILE_TOO_LARGE if upload else ErrorCode.BODY_TOO_LARGE)
             user = await authenticate(headers)
             self.requests.acquire(user.id)
         except SQLAlchemyError as exc:

@@ -14,16 +14,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from coaching_assistant.core.errors import CoachingError
-
-
-class TooManyRequests(CoachingError):
-    code = "too_many_requests"
-    status_code = 429
+from coaching_assistant.core.errors import ErrorCode, TooManyRequests
 
 
 class PerUserLimit:
-    def __init__(self, limit: int, *, what: str, code: str, retry_after: float = 1.0):
+    def __init__(self, limit: int, *, what: str, code: ErrorCode, retry_after: float = 1.0):
         self.limit, self.what, self.code, self.retry_after = limit, what, code, retry_after
         self._held: Counter[uuid.UUID] = Counter()
 

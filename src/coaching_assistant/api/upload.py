@@ -15,15 +15,11 @@ from typing import BinaryIO
 from fastapi import HTTPException, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import CoachingError, ErrorCode, UploadRejected
 from coaching_assistant.services.sessions import ReceivedFile
 
 FIELD = "file"
 FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and small fields beside the file
-
-
-class UploadRejected(CoachingError):
-    status_code = 400
 
 
 class _FilePartWriter:
@@ -77,7 +73,7 @@ class _FilePartWriter:
 
 def _too_large(max_bytes: int) -> UploadRejected:
     return UploadRejected(f"The file exceeds the upload limit of {max_bytes} bytes.",
-                          code="file_too_large", status_code=413)
+                          code=ErrorCode.FILE_TOO_LARGE)
 
 
 async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> ReceivedFile:
@@ -85,7 +81,7 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UploadRejected("Send the audio as multipart/form-data with a 'file' field.",
-                             code="multipart_required", status_code=415)
+                             code=ErrorCode.MULTIPART_REQUIRED)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD_BYTES:
         raise _too_large(max_bytes)  # early refusal; the real check counts the bytes below
@@ -107,13 +103,11 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
                 raise
             except Exception as exc:
                 raise UploadRejected(f"The multipart body could not be parsed: {exc}",
-                                     code="malformed_multipart") from exc
+                                     code=ErrorCode.MALFORMED_MULTIPART) from exc
         if not writer.seen:
-            raise UploadRejected("The form has no 'file' field with the audio.", code="missing_file",
-                                 status_code=422)
+            raise UploadRejected("The form has no 'file' field with the audio.", code=ErrorCode.MISSING_FILE)
         if not writer.filename:
-            raise UploadRejected("The 'file' field has no file name.", code="missing_filename",
-                                 status_code=422)
+            raise UploadRejected("The 'file' field has no file name.", code=ErrorCode.MISSING_FILENAME)
         return ReceivedFile(temp_path=temp_path, filename=writer.filename, size=writer.size)
     except BaseException:
         temp_path.unlink(missing_ok=True)

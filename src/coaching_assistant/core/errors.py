@@ -1,36 +1,199 @@
-"""Typed errors shared by the API, the services and the tasks.
+"""Every error code the service gives, and the typed errors that carry them.
+
+A code is a public interface: clients branch on the `code` of an API error body
+(`{"code", "message"}`) and on a failed session's `error_code`. So every code is named here, once,
+with the HTTP status it answers with; a rename is listed in CHANGELOG.md.
 
 A `PermanentError` ends the session `failed` at once with its code; a `TransientError` is
-retried with backoff. Neither module imports FastAPI or Celery.
+retried with backoff. The other classes are the API's refusals, named for what callers catch.
+Nothing here imports FastAPI or Celery.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum, unique
+
+
+@unique
+class ErrorCode(StrEnum):
+    # The request itself
+    BAD_REQUEST = "bad_request"
+    INVALID_JSON = "invalid_json"
+    VALIDATION_ERROR = "validation_error"
+    BODY_TOO_LARGE = "body_too_large"
+    BODY_TIMEOUT = "body_timeout"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    # Who is asking, and how much
+    UNAUTHORIZED = "unauthorized"
+    INVALID_API_KEY = "invalid_api_key"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    TOO_MANY_UPLOADS = "too_many_uploads"
+    TOO_MANY_LONG_POLLS = "too_many_long_polls"
+    SESSION_RATE_LIMITED = "session_rate_limited"
+    STORAGE_QUOTA_EXCEEDED = "storage_quota_exceeded"
+    RETRY_LIMIT_REACHED = "retry_limit_reached"
+    # Sessions
+    SESSION_NOT_FOUND = "session_not_found"
+    INVALID_SESSION_STATUS = "invalid_session_status"
+    # Uploads and their audio (also a failed session's code when the worker finds the same)
+    MULTIPART_REQUIRED = "multipart_required"
+    MALFORMED_MULTIPART = "malformed_multipart"
+    MISSING_FILE = "missing_file"
+    MISSING_FILENAME = "missing_filename"
+    FILE_TOO_LARGE = "file_too_large"
+    EMPTY_FILE = "empty_file"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    UNDECODABLE_AUDIO = "undecodable_audio"
+    AUDIO_TOO_LONG = "audio_too_long"
+    SAMPLE_RATE_TOO_LOW = "sample_rate_too_low"
+    TOO_MANY_CHANNELS = "too_many_channels"
+    AUDIO_MISSING = "audio_missing"
+    # Transcripts: reading, editing, importing
+    TRANSCRIPT_NOT_READY = "transcript_not_ready"
+    NO_SEGMENTS = "no_segments"
+    INVALID_ROLE = "invalid_role"
+    UNKNOWN_SPEAKER = "unknown_speaker"
+    INVALID_SEGMENT = "invalid_segment"
+    UNKNOWN_SEGMENT = "unknown_segment"
+    INVALID_CONTENT = "invalid_content"
+    EDIT_CONFLICT = "edit_conflict"
+    EDIT_HISTORY_FULL = "edit_history_full"
+    PRECONDITION_FAILED = "precondition_failed"
+    INVALID_TRANSCRIPT = "invalid_transcript"
+    TOO_MANY_CUES = "too_many_cues"
+    CUE_TOO_LONG = "cue_too_long"
+    # The service's own state
+    INTERNAL_ERROR = "internal_error"
+    BROKER_UNAVAILABLE = "broker_unavailable"
+    DATABASE_BUSY = "database_busy"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    # A transcription run (a failed session's error_code)
+    TRANSCRIPTION_FAILED = "transcription_failed"
+    TRANSIENT_ERROR = "transient_error"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
+    AUDIO_LOCATION_REJECTED = "audio_location_rejected"
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
+    STT_UNAVAILABLE = "stt_unavailable"
+    STT_REJECTED = "stt_rejected"
+    DIARIZATION_UNAVAILABLE = "diarization_unavailable"
+    GOOGLE_NOT_INSTALLED = "google_not_installed"
+    GOOGLE_PROJECT_MISSING = "google_project_missing"
+    GOOGLE_CREDENTIALS_INVALID = "google_credentials_invalid"
+
+
+E = ErrorCode
+# The status an API answer with the code has; a code not listed is only a session's error_code
+# (the API answers 500 if one ever reaches it).
+HTTP_STATUS: dict[ErrorCode, int] = {
+    E.BAD_REQUEST: 400, E.INVALID_JSON: 422, E.VALIDATION_ERROR: 422, E.BODY_TOO_LARGE: 413,
+    E.BODY_TIMEOUT: 408, E.NOT_FOUND: 404, E.METHOD_NOT_ALLOWED: 405, E.UNSUPPORTED_MEDIA_TYPE: 415,
+    E.CONFLICT: 409, E.FORBIDDEN: 403,
+    E.UNAUTHORIZED: 401, E.INVALID_API_KEY: 401, E.TOO_MANY_REQUESTS: 429, E.TOO_MANY_UPLOADS: 429,
+    E.TOO_MANY_LONG_POLLS: 429, E.SESSION_RATE_LIMITED: 429, E.STORAGE_QUOTA_EXCEEDED: 409,
+    E.RETRY_LIMIT_REACHED: 409,
+    E.SESSION_NOT_FOUND: 404, E.INVALID_SESSION_STATUS: 409,
+    E.MULTIPART_REQUIRED: 415, E.MALFORMED_MULTIPART: 400, E.MISSING_FILE: 422, E.MISSING_FILENAME: 422,
+    E.FILE_TOO_LARGE: 413, E.EMPTY_FILE: 400, E.UNSUPPORTED_FORMAT: 415, E.UNDECODABLE_AUDIO: 422,
+    E.AUDIO_TOO_LONG: 422, E.SAMPLE_RATE_TOO_LOW: 422, E.TOO_MANY_CHANNELS: 422, E.AUDIO_MISSING: 409,
+    E.TRANSCRIPT_NOT_READY: 409, E.NO_SEGMENTS: 404, E.INVALID_ROLE: 422, E.UNKNOWN_SPEAKER: 422,
+    E.INVALID_SEGMENT: 422, E.UNKNOWN_SEGMENT: 422, E.INVALID_CONTENT: 422, E.EDIT_CONFLICT: 409,
+    E.EDIT_HISTORY_FULL: 409, E.PRECONDITION_FAILED: 412, E.INVALID_TRANSCRIPT: 422, E.TOO_MANY_CUES: 422,
+    E.CUE_TOO_LONG: 422,
+    E.INTERNAL_ERROR: 500, E.BROKER_UNAVAILABLE: 503, E.DATABASE_BUSY: 503, E.DATABASE_UNAVAILABLE: 503,
+    E.SERVICE_UNAVAILABLE: 503,
+}
+
 
 class CoachingError(Exception):
-    code = "internal_error"
-    status_code = 500
+    """An error with a code and a message for people; its HTTP status comes from the code."""
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, code: ErrorCode | None = None, *, status_code: int | None = None,
                  retry_after: float | None = None):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
         if code:
             self.code = code
-        if status_code:
-            self.status_code = status_code
+        self.status_code = status_code or HTTP_STATUS.get(self.code, 500)
 
 
 class PermanentError(CoachingError):
-    """Retrying cannot help (bad audio, unsupported language, missing file)."""
+    """A transcription run cannot succeed by retrying (bad audio, unsupported language, missing file)."""
 
-    code = "transcription_failed"
+    code = ErrorCode.TRANSCRIPTION_FAILED
 
 
 class TransientError(CoachingError):
-    """May succeed later (database or broker blip, cloud API unavailable)."""
+    """A transcription run may succeed later (database or broker blip, cloud API unavailable)."""
 
-    code = "transient_error"
+    code = ErrorCode.TRANSIENT_ERROR
     attempt: int | None = None  # the session's attempt number, once a run had claimed it
     resume_token: str | None = None  # the claimed run's lease token, when it could not release it
+
+
+class NotFound(CoachingError):
+    code = ErrorCode.SESSION_NOT_FOUND
+
+
+class InvalidState(CoachingError):
+    """The session is not in a state that allows the request."""
+
+    code = ErrorCode.INVALID_SESSION_STATUS
+
+
+class BrokerUnavailable(CoachingError):
+    code = ErrorCode.BROKER_UNAVAILABLE
+
+
+class QuotaExceeded(CoachingError):
+    """A per-user quota (README, "Limits"): 429 for rates that free up with time, 409 for amounts."""
+
+    code = ErrorCode.STORAGE_QUOTA_EXCEEDED
+
+
+class TooManyRequests(CoachingError):
+    """A per-user concurrency cap (api/limits.py); always with Retry-After."""
+
+    code = ErrorCode.TOO_MANY_REQUESTS
+
+
+class Unauthorized(CoachingError):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class UploadRejected(CoachingError):
+    """The upload's form cannot be read as one audio file."""
+
+    code = ErrorCode.MALFORMED_MULTIPART
+
+
+class InvalidInput(CoachingError):
+    """An edit names something that is not there, or gives a value that is not allowed."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class EditConflict(CoachingError):
+    """The edit cannot be applied as it stands (too many concurrent writers, a full history)."""
+
+    code = ErrorCode.EDIT_CONFLICT
+
+
+class StaleVersion(CoachingError):
+    """The client said which version it edited, and the segment has changed since."""
+
+    code = ErrorCode.PRECONDITION_FAILED
+
+
+class InvalidTranscript(CoachingError):
+    """An imported file cannot be taken; the message names the line, the cue or the limit."""
+
+    code = ErrorCode.INVALID_TRANSCRIPT

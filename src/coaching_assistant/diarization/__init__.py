@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.errors import ErrorCode, PermanentError
 from coaching_assistant.diarization.encoder import (
     HOP,
     N_MELS,
@@ -70,7 +70,7 @@ def get_encoder(weights_path: str | None) -> SpeakerEncoder:
     path = Path(weights_path) if weights_path else default_weights_path()
     if path is None or not path.is_file():
         raise PermanentError("The speaker-encoder weights are missing: install requirements/models.txt "
-                             "or set DIARIZATION_WEIGHTS_PATH", code="diarization_unavailable")
+                             "or set DIARIZATION_WEIGHTS_PATH", code=ErrorCode.DIARIZATION_UNAVAILABLE)
     with _lock:
         if path not in _encoders:
             _encoders[path] = SpeakerEncoder(path)

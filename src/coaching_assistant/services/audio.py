@@ -16,7 +16,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.errors import ErrorCode, PermanentError
 
 SAMPLE_RATE = 16000  # what every decoded file holds, mono; the engines and the speaker encoder expect it
 # Below telephone quality there is no speech to transcribe, and resampling a 1 Hz file to 16 kHz
@@ -58,11 +58,11 @@ def check_format(sample_rate: int, channels: int, *, status_code: int | None = N
     if 0 < sample_rate < MIN_SAMPLE_RATE:
         raise PermanentError(
             f"The audio's sample rate is {sample_rate} Hz; the minimum is {MIN_SAMPLE_RATE} Hz.",
-            code="sample_rate_too_low", status_code=status_code)
+            code=ErrorCode.SAMPLE_RATE_TOO_LOW, status_code=status_code)
     if channels > MAX_CHANNELS:
         raise PermanentError(
             f"The audio has {channels} channels; the maximum is {MAX_CHANNELS}.",
-            code="too_many_channels", status_code=status_code)
+            code=ErrorCode.TOO_MANY_CHANNELS, status_code=status_code)
 
 
 def probe(path: Path, extension: str) -> AudioInfo:
@@ -75,7 +75,7 @@ def probe(path: Path, extension: str) -> AudioInfo:
     """
     unsupported = PermanentError(
         f"The file is not valid {extension.upper()} audio or could not be decoded.",
-        code="undecodable_audio", status_code=422,
+        code=ErrorCode.UNDECODABLE_AUDIO,
     )
     try:
         with av.open(str(path), options=OPEN_OPTIONS) as container:
@@ -171,12 +171,12 @@ def decode_to_file(path: Path, *, work_dir: Path | None = None, max_seconds: flo
         total += chunk.size
         if limit is not None and total > limit:
             raise PermanentError(
-                f"The audio is longer than the maximum of {max_seconds:.0f} seconds.", code="audio_too_long")
+                f"The audio is longer than the maximum of {max_seconds:.0f} seconds.", code=ErrorCode.AUDIO_TOO_LONG)
 
     try:
         with av.open(str(path), options=OPEN_OPTIONS, metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise PermanentError("The file has no audio stream.", code="audio_decode_failed")
+                raise PermanentError("The file has no audio stream.", code=ErrorCode.UNDECODABLE_AUDIO)
             stream = container.streams.audio[0]
             # Files stored before the upload checked these fail here with the same codes.
             check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
@@ -188,11 +188,11 @@ def decode_to_file(path: Path, *, work_dir: Path | None = None, max_seconds: flo
             for out in resampler.resample(None):
                 write(out)
         if total == 0:
-            raise PermanentError("The audio contains no samples.", code="audio_decode_failed")
+            raise PermanentError("The audio contains no samples.", code=ErrorCode.UNDECODABLE_AUDIO)
         file.flush()
     except (av.FFmpegError, ValueError, IndexError) as exc:
         file.close()
-        raise PermanentError(f"The audio could not be decoded: {exc}", code="audio_decode_failed") from exc
+        raise PermanentError(f"The audio could not be decoded: {exc}", code=ErrorCode.UNDECODABLE_AUDIO) from exc
     except BaseException:
         file.close()
         raise

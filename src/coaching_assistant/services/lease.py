@@ -15,6 +15,7 @@ import time
 import uuid
 
 from coaching_assistant.core.database import session_scope
+from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.services import session_state
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Heartbeat(threading.Thread):
         """Renew the lease; False when the run must stop (past its deadline, or the lease is gone)."""
         with session_scope() as db:
             if time.monotonic() > self.deadline:
-                session_state.fail(db, self.session_id, token=self.token, code="time_limit_exceeded",
+                session_state.fail(db, self.session_id, token=self.token, code=ErrorCode.TIME_LIMIT_EXCEEDED,
                                    message=TIME_LIMIT_MESSAGE)
                 return False
             return session_state.renew(db, self.session_id, token=self.token, lease_seconds=self.lease_seconds)

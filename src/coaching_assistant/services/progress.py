@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coaching_assistant.core.database import session_scope
-from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.errors import ErrorCode, PermanentError
 from coaching_assistant.services import session_state
 from coaching_assistant.services.lease import TIME_LIMIT_MESSAGE, Heartbeat, LeaseLost
 
@@ -44,7 +44,7 @@ class ProgressReporter:
         """Record `progress` (0–100, never lower than before) with `processed` audio seconds;
         raises LeaseLost once the run no longer owns the session, PermanentError past its deadline."""
         if time.monotonic() > self.heartbeat.deadline:
-            raise PermanentError(TIME_LIMIT_MESSAGE, code="time_limit_exceeded")
+            raise PermanentError(TIME_LIMIT_MESSAGE, code=ErrorCode.TIME_LIMIT_EXCEEDED)
         self.heartbeat.check()
         value = max(self.progress, min(100, int(progress)))
         now = time.monotonic()

@@ -44,6 +44,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed
+from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, utcnow
 
 WAITING = (SessionStatus.UPLOADING, SessionStatus.PENDING)
@@ -289,8 +290,8 @@ def fail_out_of_attempts(db: Session, session_id: uuid.UUID, *, attempts: int, m
     return _move(db, session_id,
                  (CoachingSession.id == session_id) & (CoachingSession.attempts >= max_attempts)
                  & or_(CoachingSession.status.in_(WAITING), lease_lapsed(now)),
-                 to=SessionStatus.FAILED, message=message, error_code="too_many_attempts", error_message=message,
-                 lease_expires_at=None, lease_owner=None)
+                 to=SessionStatus.FAILED, message=message, error_code=ErrorCode.RETRIES_EXHAUSTED,
+                 error_message=message, lease_expires_at=None, lease_owner=None)
 
 
 def renew(db: Session, session_id: uuid.UUID, *, token: str, lease_seconds: float) -> bool:
@@ -357,7 +358,7 @@ def fail_lost_run(db: Session, session_id: uuid.UUID, *, owner: str | None, atte
     message = (f"Gave up after {attempts} attempts: the worker running it stopped responding "
                "(killed, out of memory, or cut off from the database).")
     return _restart(db, session_id, _lost_run(session_id, owner, now), to=SessionStatus.FAILED, message=message,
-                    error_code="too_many_attempts", error_message=message, completed_at=now,
+                    error_code=ErrorCode.RETRIES_EXHAUSTED, error_message=message, completed_at=now,
                     lease_expires_at=None, lease_owner=None)
 
 

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import new_session, rows_changed
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import (
+    BrokerUnavailable,
+    CoachingError,
+    ErrorCode,
+    InvalidState,
+    NotFound,
+    QuotaExceeded,
+)
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User, utcnow
 from coaching_assistant.services import audio, session_state, storage
 
@@ -28,28 +35,6 @@ logger = logging.getLogger(__name__)
 
 # enqueue(session_id, audio_uri, language, original_filename, task_id) -> None
 Enqueue = Callable[[str, str, str, str | None, str], None]
-
-
-class NotFound(CoachingError):
-    code = "session_not_found"
-    status_code = 404
-
-
-class InvalidState(CoachingError):
-    code = "invalid_session_status"
-    status_code = 409
-
-
-class BrokerUnavailable(CoachingError):
-    code = "broker_unavailable"
-    status_code = 503
-
-
-class QuotaExceeded(CoachingError):
-    """A per-user quota (README, "Limits"): 429 for rates that free up with time, 409 for amounts."""
-
-    code = "quota_exceeded"
-    status_code = 409
 
 
 @dataclass
@@ -81,7 +66,7 @@ def take_session_allowance(db: Session, *, settings: Settings, user: User) -> No
     db.rollback()
     wait = (began + timedelta(hours=1) - now).total_seconds()
     raise QuotaExceeded(f"You created {limit} sessions within an hour (MAX_SESSIONS_PER_HOUR); try again in "
-                        f"{max(1.0, wait) / 60:.0f} minutes.", code="session_rate_limited", status_code=429,
+                        f"{max(1.0, wait) / 60:.0f} minutes.", code=ErrorCode.SESSION_RATE_LIMITED,
                         retry_after=max(1.0, wait))
 
 
@@ -97,7 +82,7 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
     if quota and stored_bytes(db, user=user) + adding > quota:
         raise QuotaExceeded(f"Your stored audio would exceed your quota of {quota} bytes "
                             "(MAX_STORED_BYTES_PER_USER); delete sessions you no longer need.",
-                            code="storage_quota_exceeded")
+                            code=ErrorCode.STORAGE_QUOTA_EXCEEDED)
 
 
 def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
@@ -202,16 +187,16 @@ def _check_upload(db: Session, *, settings: Settings, user: User, session: Coach
         raise CoachingError(
             f"Unsupported file type '.{extension}'. Upload one of: "
             + ", ".join(sorted(audio.SUPPORTED_FORMATS)) + ".",
-            code="unsupported_format", status_code=415)
+            code=ErrorCode.UNSUPPORTED_FORMAT)
     if received.size == 0:
-        raise CoachingError("The uploaded file is empty.", code="empty_file", status_code=400)
+        raise CoachingError("The uploaded file is empty.", code=ErrorCode.EMPTY_FILE)
     check_storage_quota(db, settings=settings, user=user, adding=received.size)
     info = audio.probe(received.temp_path, extension)
     if info.duration_seconds > settings.max_audio_seconds:
         raise CoachingError(
             f"The audio is {info.duration_seconds:.0f} seconds long; the maximum is "
             f"{settings.max_audio_seconds:.0f} seconds (MAX_AUDIO_SECONDS).",
-            code="audio_too_long", status_code=422)
+            code=ErrorCode.AUDIO_TOO_LONG)
     return extension, info
 
 
@@ -224,12 +209,12 @@ def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
         raise InvalidState(f"Only a failed or cancelled session can be retried (it is '{session.status}').")
     if not session.audio_uri:
         raise InvalidState("This session has no audio to transcribe; upload it first.",
-                           code="audio_missing")
+                           code=ErrorCode.AUDIO_MISSING)
     limit = settings.max_retries_per_session
     if limit and session.retry_count >= limit:
         raise QuotaExceeded(f"This session was retried {session.retry_count} times, the most allowed "
                             "(MAX_RETRIES_PER_SESSION); upload the audio to a new session instead.",
-                            code="retry_limit_reached")
+                            code=ErrorCode.RETRY_LIMIT_REACHED)
     undo = session_state.queue_retry(db, session.id, from_status=session.status, retry_count=session.retry_count)
     if undo is None:
         db.rollback()

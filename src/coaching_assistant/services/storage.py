@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.errors import ErrorCode, PermanentError
 
 
 def incoming_dir(settings: Settings) -> Path:
@@ -64,12 +64,12 @@ def _is_uuid(name: str) -> bool:
 
 def _local_path(settings: Settings, uri: str) -> Path:
     if "\x00" in uri or "://" in uri:
-        raise PermanentError(f"Audio location {uri!r} is not a storage path", code="audio_location_rejected")
+        raise PermanentError(f"Audio location {uri!r} is not a storage path", code=ErrorCode.AUDIO_LOCATION_REJECTED)
     path = Path(uri).resolve()
     root = settings.audio_dir
     if not path.is_relative_to(root):
         raise PermanentError(f"Audio location {uri!r} is outside the configured storage",
-                             code="audio_location_rejected")
+                             code=ErrorCode.AUDIO_LOCATION_REJECTED)
     return path
 
 
@@ -81,7 +81,7 @@ def check_location(settings: Settings, uri: str) -> None:
         bucket_name, _, blob_name = uri[len("gs://"):].partition("/")
         if not settings.gcs_bucket or bucket_name != settings.gcs_bucket or not blob_name:
             raise PermanentError(f"Audio location {uri!r} is not in the configured bucket",
-                                 code="audio_location_rejected")
+                                 code=ErrorCode.AUDIO_LOCATION_REJECTED)
     else:
         _local_path(settings, uri)
 
@@ -98,7 +98,7 @@ def local_copy(settings: Settings, uri: str) -> Iterator[Path]:
         return
     path = _local_path(settings, uri)
     if not path.is_file():
-        raise PermanentError("The session's audio file is missing from storage", code="audio_missing")
+        raise PermanentError("The session's audio file is missing from storage", code=ErrorCode.AUDIO_MISSING)
     yield path
 
 
@@ -118,7 +118,7 @@ def _gcs_blob(settings: Settings, uri: str) -> Any:
         from google.oauth2 import service_account
     except ImportError as exc:
         raise PermanentError("gs:// audio needs `pip install coaching-assistant[google]`",
-                             code="google_not_installed") from exc
+                             code=ErrorCode.GOOGLE_NOT_INSTALLED) from exc
     from coaching_assistant.stt.google import decode_credentials
 
     bucket_name, _, blob_name = uri[len("gs://"):].partition("/")

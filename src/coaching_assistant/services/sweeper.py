@@ -6,7 +6,7 @@ left behind in two ways:
 - `processing` with an expired lease: its worker died (SIGKILL, OOM, lost host) or cannot reach
   the database. Its message is still unacknowledged and would come back only after the broker's
   visibility timeout (hours). The sweeper re-queues it under a new task id, or fails it with
-  `too_many_attempts` once the attempt cap is reached.
+  `retries_exhausted` once the attempt cap is reached.
 - `pending` with no message anywhere in the broker: the API crashed between commit and enqueue,
   Redis lost its data, or a retry could not be published. The sweeper re-queues it.
 

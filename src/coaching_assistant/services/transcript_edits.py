@@ -19,10 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.database import rows_changed
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import EditConflict, ErrorCode, InvalidInput, NotFound, StaleVersion
 from coaching_assistant.models import CoachingSession, TranscriptSegment
 from coaching_assistant.services import roles
-from coaching_assistant.services.sessions import NotFound
 from coaching_assistant.services.transcript_parsing import MAX_SEGMENT_CHARS, clean
 from coaching_assistant.services.transcripts import completed_segments
 
@@ -31,28 +30,11 @@ from coaching_assistant.services.transcripts import completed_segments
 EDIT_ATTEMPTS = 40
 
 
-class BadRequest(CoachingError):
-    status_code = 422
-
-
-class EditConflict(CoachingError):
-    """The edit cannot be applied as it stands (too many concurrent writers, a full history)."""
-
-    code = "edit_conflict"
-    status_code = 409
-
-
-class StaleVersion(CoachingError):
-    """The client said which version it edited, and the segment has changed since."""
-
-    code = "precondition_failed"
-    status_code = 412
-
-
 def _role(value: object, where: str) -> str:
     role = str(value).strip().lower() if isinstance(value, str) else ""
     if role not in roles.ROLES:
-        raise BadRequest(f"{where}: {value!r} is not a role; use coach, client or unknown.", code="invalid_role")
+        raise InvalidInput(f"{where}: {value!r} is not a role; use coach, client or unknown.",
+                           ErrorCode.INVALID_ROLE)
     return role
 
 
@@ -95,12 +77,12 @@ def _speaker_roles_chosen(session: CoachingSession, assignments: dict[str, str])
     """{speaker id: role} of a request, refusing an empty request, unknown speakers and roles."""
     speakers = {str(s.speaker_id) for s in completed_segments(session)}
     if not assignments:
-        raise BadRequest("speaker_roles is empty.", code="invalid_role")
+        raise InvalidInput("speaker_roles is empty.", code=ErrorCode.INVALID_ROLE)
     chosen: dict[str, str] = {}
     for speaker, value in assignments.items():
         if speaker not in speakers:
-            raise BadRequest(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
-                             f"{', '.join(sorted(speakers, key=int))}).", code="unknown_speaker")
+            raise InvalidInput(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
+                             f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
         chosen[speaker] = _role(value, f"speaker {speaker}")
     return chosen
 
@@ -109,15 +91,15 @@ def _segment_ids(session: CoachingSession, keys: list[str]) -> dict[str, uuid.UU
     """The segment id of each key of a request body, refusing malformed and repeated ids."""
     completed_segments(session)
     if not keys:
-        raise BadRequest("No segment given.", code="invalid_segment")
+        raise InvalidInput("No segment given.", code=ErrorCode.INVALID_SEGMENT)
     ids: dict[str, uuid.UUID] = {}
     for key in keys:
         try:
             ids[key] = uuid.UUID(key)
         except ValueError:
-            raise BadRequest(f"{key!r} is not a segment id.", code="invalid_segment") from None
+            raise InvalidInput(f"{key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
     if len(set(ids.values())) != len(ids):
-        raise BadRequest("A segment is given more than once.", code="invalid_segment")
+        raise InvalidInput("A segment is given more than once.", code=ErrorCode.INVALID_SEGMENT)
     return ids
 
 
@@ -134,7 +116,7 @@ def _read(db: Session, session_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> dict
         .where(TranscriptSegment.session_id == session_id, TranscriptSegment.id.in_(list(ids.values()))))}
     for key, segment_id in ids.items():
         if segment_id not in found:
-            raise BadRequest(f"Segment {key} is not in this transcript.", code="unknown_segment")
+            raise InvalidInput(f"Segment {key} is not in this transcript.", code=ErrorCode.UNKNOWN_SEGMENT)
     return found
 
 
@@ -175,7 +157,7 @@ def set_segment_content(db: Session, session: CoachingSession, edits: dict[str, 
         for key, segment_id in ids.items():
             if segment_id in changes and len(seen[segment_id].history) >= max_history:
                 raise EditConflict(f"Segment {key} already keeps {max_history} earlier versions, the most a segment "
-                                   "may keep; it cannot be edited again.", code="edit_history_full")
+                                   "may keep; it cannot be edited again.", code=ErrorCode.EDIT_HISTORY_FULL)
         now = datetime.now(UTC).isoformat()
         return all(_replace(db, segment_id, seen[segment_id], text, now) for segment_id, text in changes.items())
 
@@ -189,9 +171,10 @@ def _versions_read(ids: dict[str, uuid.UUID], versions: dict[str, int]) -> dict[
         try:
             segment_id = uuid.UUID(key)
         except ValueError:
-            raise BadRequest(f"versions: {key!r} is not a segment id.", code="invalid_segment") from None
+            raise InvalidInput(f"versions: {key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
         if segment_id not in ids.values():
-            raise BadRequest(f"versions names {key!r}, which this request does not edit.", code="invalid_segment")
+            raise InvalidInput(f"versions names {key!r}, which this request does not edit.",
+                               ErrorCode.INVALID_SEGMENT)
         expected[segment_id] = version
     return expected
 
@@ -199,12 +182,12 @@ def _versions_read(ids: dict[str, uuid.UUID], versions: dict[str, int]) -> dict[
 def _checked_text(key: str, text: object) -> str:
     """A segment's new text, stripped; refuses empty text, control characters and overlong text."""
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest(f"Segment {key}: the text must not be empty.", code="invalid_content")
+        raise InvalidInput(f"Segment {key}: the text must not be empty.", code=ErrorCode.INVALID_CONTENT)
     if clean(text) != text:
-        raise BadRequest(f"Segment {key}: the text contains control characters.", code="invalid_content")
+        raise InvalidInput(f"Segment {key}: the text contains control characters.", code=ErrorCode.INVALID_CONTENT)
     if len(text) > MAX_SEGMENT_CHARS:
-        raise BadRequest(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
-                         code="invalid_content")
+        raise InvalidInput(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
+                         code=ErrorCode.INVALID_CONTENT)
     return text.strip()
 
 

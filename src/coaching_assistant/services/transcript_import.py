@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from coaching_assistant.core.errors import ErrorCode, InvalidState
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
 from coaching_assistant.services import session_state
-from coaching_assistant.services.sessions import InvalidState, display_name
+from coaching_assistant.services.sessions import display_name
 from coaching_assistant.services.transcript_parsing import ROLE_NAMES, ImportedCue, parse_transcript
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -20,7 +21,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 def check_can_import(session: CoachingSession) -> None:
     if session.status != SessionStatus.UPLOADING:
         raise InvalidState(f"Only a session waiting for its audio can take an imported transcript; this one "
-                           f"is '{session.status}'.", code="invalid_session_status")
+                           f"is '{session.status}'.", code=ErrorCode.INVALID_SESSION_STATUS)
 
 
 def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename: str) -> CoachingSession:
@@ -33,7 +34,7 @@ def import_transcript(db: Session, session_id: uuid.UUID, data: bytes, filename:
                                          audio_filename=display_name(filename, fallback="transcript")):
         db.rollback()
         raise InvalidState("The session changed while the transcript was read: it no longer waits for its audio.",
-                           code="invalid_session_status")
+                           code=ErrorCode.INVALID_SESSION_STATUS)
     db.add_all(TranscriptSegment(session_id=session_id, position=i, start_seconds=cue.start, end_seconds=cue.end,
                                  speaker_id=speaker_ids[(cue.speaker or "").lower()], content=cue.text,
                                  confidence=None, words=[], history=[], version=1)

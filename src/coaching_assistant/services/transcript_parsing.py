@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from coaching_assistant.core.errors import CoachingError
+from coaching_assistant.core.errors import ErrorCode, InvalidTranscript
 from coaching_assistant.services import roles
 
 MAX_SEGMENT_CHARS = 10_000
@@ -30,13 +30,6 @@ MAX_CUE_SECONDS = 100 * 3600  # a later cue time is a mistake (or an attack), no
 # Names that mean a role; compared lower-cased.
 ROLE_NAMES = {"coach": "coach", "教練": "coach", "教练": "coach", "client": "client", "客戶": "client",
               "客户": "client", "coachee": "client"}
-
-
-class InvalidTranscript(CoachingError):
-    """The file cannot be taken; the message names the line, the cue or the limit."""
-
-    code = "invalid_transcript"
-    status_code = 422
 
 
 class ImportedCue(NamedTuple):
@@ -118,7 +111,7 @@ def _timings(lines: list[str]) -> dict[int, tuple[float, float]]:
             continue
         if len(found) == MAX_TRANSCRIPT_SEGMENTS:
             raise InvalidTranscript(f"The file has more than {MAX_TRANSCRIPT_SEGMENTS:,} cues; a transcript may "
-                                    f"have at most {MAX_TRANSCRIPT_SEGMENTS:,}.", code="too_many_cues")
+                                    f"have at most {MAX_TRANSCRIPT_SEGMENTS:,}.", code=ErrorCode.TOO_MANY_CUES)
         match = _TIMING.fullmatch(line)
         fields = match.groups() if match else ()
         if not match or any(int(value) > 59 for value in fields[1:3] + fields[5:7]):
@@ -209,7 +202,7 @@ def _cue(number: int, start: float, end: float, raw: str, *, vtt: bool) -> _Cue:
         voice = None if voice is None else _unescape_vtt(voice)
     if len(text) > MAX_SEGMENT_CHARS:
         raise InvalidTranscript(f"Cue {number} ({clock(start)} --> {clock(end)}) has {len(text):,} characters "
-                                f"of text; a cue may have at most {MAX_SEGMENT_CHARS:,}.", code="cue_too_long")
+                                f"of text; a cue may have at most {MAX_SEGMENT_CHARS:,}.", code=ErrorCode.CUE_TOO_LONG)
     if voice is not None:
         return _Cue(start, end, text, voice=roles.clean_name(voice))
     prefix = _PREFIX.fullmatch(text)

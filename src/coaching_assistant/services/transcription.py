@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import session_scope
-from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.diarization import diarize
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
 from coaching_assistant.services import audio, chinese, piecewise, roles, session_state, storage
@@ -261,7 +261,7 @@ def _as_transient(exc: Exception) -> TransientError | None:
     if isinstance(exc, TransientError):
         return exc
     if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        return TransientError(f"Database unavailable: {exc.__class__.__name__}", code="database_unavailable")
+        return TransientError(f"Database unavailable: {exc.__class__.__name__}", code=ErrorCode.DATABASE_UNAVAILABLE)
     return None
 
 
@@ -282,7 +282,7 @@ def _fail_quietly(session_id: uuid.UUID, token: str, exc: Exception) -> None:
     """An unexpected error is a bug, not a blip: fail the session visibly instead of looping."""
     try:
         with session_scope() as db:
-            session_state.fail(db, session_id, token=token, code="internal_error",
+            session_state.fail(db, session_id, token=token, code=ErrorCode.INTERNAL_ERROR,
                                message=f"Unexpected error during transcription: {exc.__class__.__name__}")
     except Exception:
         logger.exception("Could not record the failure of session %s", session_id)

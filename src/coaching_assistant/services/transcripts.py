@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coaching_assistant.core.errors import ErrorCode, InvalidState, NotFound
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
 from coaching_assistant.services import roles, transcript_export
-from coaching_assistant.services.sessions import InvalidState, NotFound
 from coaching_assistant.services.transcript_parsing import one_line
 
 
@@ -19,9 +19,9 @@ def completed_segments(session: CoachingSession) -> list[TranscriptSegment]:
     """The segments of a completed transcript; refuses a session not completed or without segments."""
     if session.status != SessionStatus.COMPLETED:
         raise InvalidState(f"The transcript is not ready: the session is '{session.status}'.",
-                           code="transcript_not_ready")
+                           code=ErrorCode.TRANSCRIPT_NOT_READY)
     if not session.segments:
-        raise NotFound("This session's transcript has no segments.", code="no_segments")
+        raise NotFound("This session's transcript has no segments.", code=ErrorCode.NO_SEGMENTS)
     return list(session.segments)
 
 

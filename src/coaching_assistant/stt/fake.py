@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.services.audio import SAMPLE_RATE
 from coaching_assistant.stt.base import ProgressCallback, Segment, Word
 
@@ -27,13 +27,13 @@ class FakeProvider:
                    on_progress: ProgressCallback) -> list[Segment]:
         # Test hooks: languages that make the fake fail the way a real provider can.
         if language == "x-permanent-error":
-            raise PermanentError("fake provider refused the audio", code="stt_rejected")
+            raise PermanentError("fake provider refused the audio", code=ErrorCode.STT_REJECTED)
         if language == "x-transient-error":
-            raise TransientError("fake provider unavailable", code="stt_unavailable")
+            raise TransientError("fake provider unavailable", code=ErrorCode.STT_UNAVAILABLE)
         with self._lock:
             fail, self.failures_left = self.failures_left > 0, max(0, self.failures_left - 1)
         if fail:
-            raise TransientError("fake provider briefly unavailable", code="stt_unavailable")
+            raise TransientError("fake provider briefly unavailable", code=ErrorCode.STT_UNAVAILABLE)
         total = len(audio) / SAMPLE_RATE
         segments: list[Segment] = []
         start = 0.0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import PermanentError, TransientError
+from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.services.audio import SAMPLE_RATE
 from coaching_assistant.stt.base import ProgressCallback, Segment, Word
 
@@ -30,7 +30,7 @@ def decode_credentials(encoded: str) -> dict[str, Any]:
         return json.loads(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError) as exc:
         raise PermanentError("GOOGLE_APPLICATION_CREDENTIALS_JSON is not base64-encoded JSON",
-                             code="google_credentials_invalid") from exc
+                             code=ErrorCode.GOOGLE_CREDENTIALS_INVALID) from exc
 
 
 def _seconds(offset: Any) -> float:
@@ -46,7 +46,7 @@ class GoogleProvider:
             from google.cloud.speech_v2.types import cloud_speech
         except ImportError as exc:  # the extra is not installed
             raise PermanentError("STT_PROVIDER=google needs `pip install coaching-assistant[google]`",
-                                 code="google_not_installed") from exc
+                                 code=ErrorCode.GOOGLE_NOT_INSTALLED) from exc
         self.types = cloud_speech
         self.settings = settings
         info = (decode_credentials(settings.google_application_credentials_json)
@@ -54,7 +54,7 @@ class GoogleProvider:
         self.project = settings.google_project_id or (info or {}).get("project_id")
         if not self.project:
             raise PermanentError("Set GOOGLE_PROJECT_ID to use the google provider",
-                                 code="google_project_missing")
+                                 code=ErrorCode.GOOGLE_PROJECT_MISSING)
         if client is None:
             from google.cloud.speech_v2 import SpeechClient
             from google.oauth2 import service_account
@@ -113,8 +113,8 @@ class GoogleProvider:
             return self.client.recognize(request=request)
         except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
                 gexc.TooManyRequests) as exc:
-            raise TransientError(f"Google STT unavailable: {exc}", code="stt_unavailable") from exc
+            raise TransientError(f"Google STT unavailable: {exc}", code=ErrorCode.STT_UNAVAILABLE) from exc
         except (gexc.InvalidArgument, gexc.PermissionDenied, gexc.Unauthenticated,
                 gexc.NotFound) as exc:
             # Retrying a rejected request or bad credentials only burns quota.
-            raise PermanentError(f"Google STT rejected the request: {exc}", code="stt_rejected") from exc
+            raise PermanentError(f"Google STT rejected the request: {exc}", code=ErrorCode.STT_REJECTED) from exc

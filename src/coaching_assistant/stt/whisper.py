@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.errors import ErrorCode, PermanentError
 from coaching_assistant.services.audio import SAMPLE_RATE
 from coaching_assistant.stt.base import ProgressCallback, Segment, Word, base_language
 
@@ -56,7 +56,7 @@ class WhisperProvider:
             raise PermanentError(
                 f"The configured Whisper model is English-only and cannot transcribe '{language}'. "
                 "Point WHISPER_MODEL_PATH at a multilingual CTranslate2 Whisper model.",
-                code="unsupported_language",
+                code=ErrorCode.UNSUPPORTED_LANGUAGE,
             )
         pieces, _info = self.model.transcribe(
             audio, language=lang, beam_size=self.settings.whisper_beam_size,

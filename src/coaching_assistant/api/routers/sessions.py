@@ -26,6 +26,7 @@ from coaching_assistant.api.schemas import (
 from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
     sessions,
@@ -42,14 +43,14 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
 # Streaming bodies and long-polls hold no request thread, but each holds a connection, a file or a
 # Redis subscription for a long time: a few per user at once (api/limits.py).
-uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads", code="too_many_uploads",
+uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads", code=ErrorCode.TOO_MANY_UPLOADS,
                        retry_after=5)
 long_polls = PerUserLimit(get_settings().user_max_long_polls, what="status long-polls (wait=…)",
-                          code="too_many_long_polls")
+                          code=ErrorCode.TOO_MANY_LONG_POLLS)
 # Reading, rendering, importing or editing a whole transcript can take a second of CPU for a long
 # one: these run on two threads per process (api/lanes.py), at most two at a time per user.
 transcript_work = ThreadLane(2)
-transcript_jobs = PerUserLimit(2, what="transcript reads, exports or edits", code="too_many_requests")
+transcript_jobs = PerUserLimit(2, what="transcript reads, exports or edits", code=ErrorCode.TOO_MANY_REQUESTS)
 
 
 T = TypeVar("T")
