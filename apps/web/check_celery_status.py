@@ -24,7 +24,7 @@ def main() -> int:
 
     from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
     from coaching_assistant.core.config import get_settings
-    from coaching_assistant.tasks.transcription_tasks import queue_length
+    from coaching_assistant.core.task_queue import queue_length
 
     settings = get_settings()
     broker = sanitize_url(settings.broker_url)

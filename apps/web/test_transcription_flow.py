@@ -40,7 +40,7 @@ def check_service(timeout: float) -> bool:
 
     from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
     from coaching_assistant.core.config import get_settings
-    from coaching_assistant.tasks.transcription_tasks import queue_length
+    from coaching_assistant.core.task_queue import queue_length
 
     settings = get_settings()
     print("1. Broker and workers")
@@ -63,8 +63,8 @@ def list_pending(limit: int) -> list[str]:
     from sqlalchemy import select
 
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import queued_task_ids
     from coaching_assistant.models import CoachingSession, SessionStatus
-    from coaching_assistant.tasks.transcription_tasks import queued_task_ids
 
     with new_session() as db:
         rows = db.execute(select(CoachingSession.id, CoachingSession.title, CoachingSession.updated_at,
@@ -82,8 +82,8 @@ def list_pending(limit: int) -> list[str]:
 def requeue_pending(session_id: str) -> str:
     """Publish a pending session's task again under the task id stored on its row."""
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
     from coaching_assistant.models import CoachingSession, SessionStatus
-    from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
 
     with new_session() as db:
         row = db.get(CoachingSession, uuid.UUID(session_id))
@@ -128,8 +128,8 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
 
 def follow(session_id: str, timeout: float) -> int:
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import task_state
     from coaching_assistant.models import CoachingSession
-    from coaching_assistant.tasks.transcription_tasks import task_state
 
     print("4. Progress")
     started, last = time.monotonic(), None

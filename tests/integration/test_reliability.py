@@ -15,10 +15,10 @@ from sqlalchemy import delete, update
 
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
 from coaching_assistant.models import CoachingSession
 from coaching_assistant.services import sweeper, transcription
 from coaching_assistant.stt.fake import FakeProvider
-from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
 from tests.integration.test_pipeline import run, segment_count, uploaded_session
 from tests.integration.test_upload import stored_files
 

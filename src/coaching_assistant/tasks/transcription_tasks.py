@@ -1,14 +1,16 @@
-"""Celery adapters over the transcription service. Tasks take JSON primitives only."""
+"""The Celery task: a thin adapter over the transcription service. Tasks take JSON primitives only.
+
+Only a worker imports this module (through the Celery app's `include`): the rest of the service
+sends the task by name (core/task_queue.py).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
 from typing import Any
 
-import redis
 from celery import Task
 
 from coaching_assistant.core.celery_app import TRANSCRIBE_AUDIO_TASK, celery_app
@@ -88,62 +90,3 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
         logger.info("Transcription completed for session %s (task %s, %d segments, %.1fs of audio)", session_id,
                     task_id, outcome.segments_count, outcome.duration_seconds or 0)
     return {**outcome.as_dict(), "worker": self.request.hostname}
-
-
-def enqueue_transcription(session_id: str, audio_uri: str, language: str, original_filename: str | None,
-                          task_id: str) -> None:
-    """Queue the task under the id already stored on the session row."""
-    transcribe_audio.apply_async(args=[session_id, audio_uri, language],
-                                 kwargs={"original_filename": original_filename}, task_id=task_id,
-                                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                                           "interval_step": 0.5, "interval_max": 1})
-
-
-def task_state(task_id: str) -> str | None:
-    """The Celery state of a task as the result backend reports it; None if it cannot say."""
-    try:
-        return str(transcribe_audio.AsyncResult(task_id).state)
-    except Exception:
-        logger.warning("Result backend unreachable while reading task %s", task_id)
-        return None
-
-
-def broker_client(timeout: float = 5) -> redis.Redis:
-    """A direct Redis client on the broker, for reads Celery has no API for."""
-    return redis.Redis.from_url(get_settings().broker_url, socket_timeout=timeout, socket_connect_timeout=timeout)
-
-
-def queue_length(timeout: float = 5) -> int:
-    """Messages waiting in the Celery queue; raises redis.RedisError when the broker is down."""
-    with broker_client(timeout) as client:
-        return int(client.llen(get_settings().celery_queue))
-
-
-def queued_task_ids() -> set[str]:
-    """Ids of every transcription message the broker holds: waiting in the queue, or delivered to
-    a worker and not yet acknowledged (running, prefetched, or waiting out a retry countdown).
-
-    Reads kombu's Redis layout: the queue is a list of JSON messages; delivered messages sit in
-    the `unacked` hash until acked.
-    """
-    with broker_client() as client:
-        ids: set[str] = set()
-        for raw in client.lrange(get_settings().celery_queue, 0, -1):
-            ids.add(_message_id(json.loads(raw)))
-        for raw in client.hvals("unacked"):
-            ids.add(_message_id(json.loads(raw)[0]))
-        return ids
-
-
-def _message_id(message: dict[str, Any]) -> str:
-    return str(message.get("headers", {}).get("id") or message.get("properties", {}).get("correlation_id"))
-
-
-def forget(task_id: str | None) -> None:
-    """Drop a task's stored state from the result backend (its progress mentions the session)."""
-    if not task_id:
-        return
-    try:
-        transcribe_audio.AsyncResult(task_id).forget()
-    except Exception:
-        logger.warning("Result backend unreachable; could not forget task %s", task_id)

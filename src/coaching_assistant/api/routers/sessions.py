@@ -26,10 +26,10 @@ from coaching_assistant.api.schemas import (
 from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.task_queue import enqueue_transcription, forget, task_state
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import sessions, storage, transcripts
 from coaching_assistant.services.sessions import ReceivedFile
-from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
