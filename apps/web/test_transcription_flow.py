@@ -38,7 +38,7 @@ def check_service(timeout: float) -> bool:
     import redis
     from kombu.utils.url import sanitize_url
 
-    from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
+    from coaching_assistant.core.celery_app import celery_app, worker_command
     from coaching_assistant.core.config import get_settings
     from coaching_assistant.core.task_queue import queue_length
 
@@ -52,7 +52,7 @@ def check_service(timeout: float) -> bool:
     print(f"   broker {sanitize_url(settings.broker_url)}: reachable, {queued} message(s) queued")
     replies = celery_app.control.ping(timeout=timeout) or []
     if not replies:
-        print(f"No worker answered. Start one with:\n  {SEED_WORKER_COMMAND}", file=sys.stderr)
+        print(f"No worker answered. Start one with:\n  {' '.join(worker_command())}", file=sys.stderr)
         return False
     for reply in replies:
         print(f"   worker {next(iter(reply))}: ok")

@@ -143,10 +143,3 @@ class SegmentContentIn(BaseModel):
     versions: dict[str, StrictInt] | None = Field(
         None, description='{"<segment id>": <the version you edited>}: 412 precondition_failed, and nothing '
                           "changed, if any of them was edited since")
-
-
-class HealthOut(BaseModel):
-    status: str
-    database: dict[str, Any]
-    broker: dict[str, Any]
-    workers: dict[str, Any]

@@ -14,10 +14,16 @@ from celery import Celery
 
 from coaching_assistant.core.config import get_settings
 
+# The task's name is public (the README sends work by it): it must not change when code moves.
 TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
-# The seed's worker command, as the diagnostic scripts quote it when no worker answers.
-SEED_WORKER_COMMAND = ("celery -A coaching_assistant.core.celery_app worker --loglevel=info --concurrency=2 "
-                       "--pool=threads")
+
+
+def worker_command(*, concurrency: int | str = 2, loglevel: str = "info") -> list[str]:
+    """The command that starts a worker, for the Python code that starts one or tells a user how
+    to (the Makefile, the Dockerfiles and the docs spell it out for their own readers)."""
+    return ["celery", "-A", "coaching_assistant.core.celery_app", "worker", f"--loglevel={loglevel}",
+            f"--concurrency={concurrency}", "--pool=threads"]
+
 
 settings = get_settings()
 

@@ -29,9 +29,9 @@ def backoff_seconds(retries: int, base: float) -> float:
 
 
 @celery_app.task(bind=True, name=TRANSCRIBE_AUDIO_TASK, max_retries=None)
-def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
+def transcribe_audio(self: Task, session_id: str, audio_uri: str, language: str,
                      original_filename: str | None = None, resume_token: str | None = None) -> dict[str, Any]:
-    """Transcribe one session's audio. `gcs_path` is a local storage path or a gs:// URI.
+    """Transcribe one session's audio. `audio_uri` is a local storage path or a gs:// URI.
 
     Retries are bounded by the session's attempt count in the database (TASK_MAX_ATTEMPTS), not
     by Celery's counter, so a redelivery that only waited for a live lease costs no attempt.
@@ -47,7 +47,7 @@ def transcribe_audio(self: Task, session_id: str, gcs_path: str, language: str,
 
     try:
         outcome = transcription.transcribe_session(settings=settings, session_id=session_id,
-                                                   audio_uri=gcs_path, language=language,
+                                                   audio_uri=audio_uri, language=language,
                                                    task_id=task_id, publish=publish, resume_token=resume_token)
     except TransientError as exc:
         if exc.attempt is None:
