@@ -128,7 +128,7 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
 
 def follow(session_id: str, timeout: float) -> int:
     from coaching_assistant.core.database import new_session
-    from coaching_assistant.core.task_queue import task_state
+    from coaching_assistant.core.task_queue import task_state, task_state_for_session
     from coaching_assistant.models import CoachingSession
 
     print("4. Progress")
@@ -141,7 +141,8 @@ def follow(session_id: str, timeout: float) -> int:
                 return 1
             progress = row.processing_status
             seen = (row.status, progress.progress if progress else 0, progress.message if progress else None,
-                    task_state(row.transcription_job_id) if row.transcription_job_id else None)
+                    task_state_for_session(row.status, task_state(row.transcription_job_id))
+                    if row.transcription_job_id else None)
             outcome = (row.segments_count, row.duration_seconds, row.error_code, row.error_message)
         if seen != last:
             print(f"   {time.monotonic() - started:6.1f}s  {seen[1]:3d}%  {seen[0]:<10}  "

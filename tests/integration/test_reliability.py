@@ -197,6 +197,31 @@ def test_cancel_stops_a_running_transcription_at_its_next_step(client, user_head
     assert row(db, sid).status == "cancelled"
 
 
+def test_a_cancelled_sessions_task_is_reported_revoked(client, user_headers, db, empty_queue):
+    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    assert client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers).status_code == 200
+    # The queued message runs later, finds nothing to claim and returns normally: SUCCESS to Celery.
+    returned = transcribe_audio.apply(args=[sid, uri, "en-US"], task_id=task_id).get()
+    transcribe_audio.backend.mark_as_done(task_id, returned)
+    assert transcribe_audio.AsyncResult(task_id).state == "SUCCESS"
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["status"], status["task_state"]) == ("cancelled", "REVOKED")
+
+
+def test_a_session_handed_back_to_pending_is_not_reported_in_progress(client, user_headers, empty_queue):
+    from coaching_assistant.core.celery_app import celery_app
+
+    sid, _, task_id = uploaded_session(client, user_headers)
+    # A run that released the session (a transient error) leaves PROGRESS until its retry is recorded.
+    celery_app.backend.store_result(task_id, {"progress": 40}, "PROGRESS")
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["status"], status["task_state"]) == ("pending", "PENDING")
+    celery_app.backend.store_result(task_id, None, "RETRY")
+    assert client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()["task_state"] == "RETRY"
+
+
 @pytest.mark.parametrize("state", ["uploading", "completed", "failed", "cancelled"])
 def test_only_pending_or_processing_can_be_cancelled(client, user_headers, db, state):
     sid = client.post("/api/v1/sessions", json={"title": "t"}, headers=user_headers).json()["id"]

@@ -17,6 +17,7 @@ import redis
 
 from coaching_assistant.core.celery_app import TRANSCRIBE_AUDIO_TASK, celery_app
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.models import SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,35 @@ def task_state(task_id: str) -> str | None:
     except Exception:
         logger.warning("Result backend unreachable while reading task %s", task_id)
         return None
+
+
+# The state a session's own status implies once it is final: the task of a cancelled session
+# returns normally (SUCCESS to Celery), and a failed one may have been ended by the sweeper.
+FINAL_TASK_STATES = {SessionStatus.COMPLETED: "SUCCESS", SessionStatus.FAILED: "FAILURE",
+                     SessionStatus.CANCELLED: "REVOKED"}
+
+
+def task_state_for_session(session_status: str, backend_state: str | None) -> str | None:
+    """The task state to report beside a session's status: the backend's, unless it contradicts
+    the row. The row is the truth; the backend may hold an earlier run's state, or be read a
+    moment after the row.
+
+    - completed, failed, cancelled: SUCCESS, FAILURE, REVOKED, from the row alone.
+    - pending (no run holds the session): RETRY while Celery counts down to a retry, else PENDING
+      (waiting to run), whatever an earlier run left: a run that handed the session back leaves
+      PROGRESS until its retry is recorded, and one that gave up without claiming it (the sweeper
+      queues it again) leaves FAILURE.
+    - processing (a run holds it): the backend's STARTED, PROGRESS or RETRY (a run that could not
+      hand the session back waits to resume it); anything else is not this run's: STARTED.
+    - uploading: None, no task runs. None from the backend (unreachable) stays None.
+    """
+    if session_status in FINAL_TASK_STATES:
+        return FINAL_TASK_STATES[SessionStatus(session_status)]
+    if backend_state is None or session_status == SessionStatus.UPLOADING:
+        return None
+    if session_status == SessionStatus.PENDING:
+        return "RETRY" if backend_state == "RETRY" else "PENDING"
+    return backend_state if backend_state in ("STARTED", "PROGRESS", "RETRY") else "STARTED"
 
 
 def forget(task_id: str | None) -> None:
