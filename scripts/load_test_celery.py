@@ -89,13 +89,13 @@ def main() -> int:
     wall = time.monotonic() - wall_start
     print()
 
-    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+    from coaching_assistant.core.celery_app import celery_app
 
     per_worker: Counter[str] = Counter()
     for sid, task_id, _ in submitted:
         if finished.get(sid, ("",))[0] == "completed":
             try:
-                result = transcribe_audio.AsyncResult(task_id).result
+                result = celery_app.AsyncResult(task_id).result
                 per_worker[result.get("worker", "unknown") if isinstance(result, dict) else "unknown"] += 1
             except Exception:
                 per_worker["unknown"] += 1

@@ -22,9 +22,9 @@ def main() -> int:
     import redis
     from kombu.utils.url import sanitize_url
 
-    from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
+    from coaching_assistant.core.celery_app import celery_app, worker_command
     from coaching_assistant.core.config import get_settings
-    from coaching_assistant.tasks.transcription_tasks import queue_length
+    from coaching_assistant.core.task_queue import queue_length
 
     settings = get_settings()
     broker = sanitize_url(settings.broker_url)
@@ -39,7 +39,7 @@ def main() -> int:
     inspector = celery_app.control.inspect(timeout=float(os.environ.get("CHECK_TIMEOUT_SECONDS", "2")))
     registered = inspector.registered() or {}
     if not registered:
-        print(f"No worker answered. Start one with:\n  {SEED_WORKER_COMMAND}", file=sys.stderr)
+        print(f"No worker answered. Start one with:\n  {' '.join(worker_command())}", file=sys.stderr)
         return 1
     active = inspector.active() or {}
     reserved = inspector.reserved() or {}

@@ -38,9 +38,9 @@ def check_service(timeout: float) -> bool:
     import redis
     from kombu.utils.url import sanitize_url
 
-    from coaching_assistant.core.celery_app import SEED_WORKER_COMMAND, celery_app
+    from coaching_assistant.core.celery_app import celery_app, worker_command
     from coaching_assistant.core.config import get_settings
-    from coaching_assistant.tasks.transcription_tasks import queue_length
+    from coaching_assistant.core.task_queue import queue_length
 
     settings = get_settings()
     print("1. Broker and workers")
@@ -52,7 +52,7 @@ def check_service(timeout: float) -> bool:
     print(f"   broker {sanitize_url(settings.broker_url)}: reachable, {queued} message(s) queued")
     replies = celery_app.control.ping(timeout=timeout) or []
     if not replies:
-        print(f"No worker answered. Start one with:\n  {SEED_WORKER_COMMAND}", file=sys.stderr)
+        print(f"No worker answered. Start one with:\n  {' '.join(worker_command())}", file=sys.stderr)
         return False
     for reply in replies:
         print(f"   worker {next(iter(reply))}: ok")
@@ -63,8 +63,8 @@ def list_pending(limit: int) -> list[str]:
     from sqlalchemy import select
 
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import queued_task_ids
     from coaching_assistant.models import CoachingSession, SessionStatus
-    from coaching_assistant.tasks.transcription_tasks import queued_task_ids
 
     with new_session() as db:
         rows = db.execute(select(CoachingSession.id, CoachingSession.title, CoachingSession.updated_at,
@@ -82,8 +82,8 @@ def list_pending(limit: int) -> list[str]:
 def requeue_pending(session_id: str) -> str:
     """Publish a pending session's task again under the task id stored on its row."""
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
     from coaching_assistant.models import CoachingSession, SessionStatus
-    from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
 
     with new_session() as db:
         row = db.get(CoachingSession, uuid.UUID(session_id))
@@ -128,8 +128,8 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
 
 def follow(session_id: str, timeout: float) -> int:
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.core.task_queue import task_state, task_state_for_session
     from coaching_assistant.models import CoachingSession
-    from coaching_assistant.tasks.transcription_tasks import task_state
 
     print("4. Progress")
     started, last = time.monotonic(), None
@@ -141,7 +141,8 @@ def follow(session_id: str, timeout: float) -> int:
                 return 1
             progress = row.processing_status
             seen = (row.status, progress.progress if progress else 0, progress.message if progress else None,
-                    task_state(row.transcription_job_id) if row.transcription_job_id else None)
+                    task_state_for_session(row.status, task_state(row.transcription_job_id))
+                    if row.transcription_job_id else None)
             outcome = (row.segments_count, row.duration_seconds, row.error_code, row.error_message)
         if seen != last:
             print(f"   {time.monotonic() - started:6.1f}s  {seen[1]:3d}%  {seen[0]:<10}  "

@@ -20,21 +20,21 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import redis
 
+from coaching_assistant.core.celery_app import worker_command
 from coaching_assistant.core.config import get_settings
 
 logger = logging.getLogger("health_server")
 
 
-def worker_command() -> list[str]:
-    celery = Path(sys.executable).with_name("celery")
-    return [str(celery), "-A", "coaching_assistant.core.celery_app", "worker",
-            f"--loglevel={os.environ.get('CELERY_LOGLEVEL', 'info')}",
-            f"--concurrency={os.environ.get('CELERY_CONCURRENCY', '2')}", "--pool=threads", "-E"]
+def start_worker() -> subprocess.Popen[bytes]:
+    """The worker, sized by CELERY_CONCURRENCY and CELERY_LOGLEVEL, with task events for Flower."""
+    command = worker_command(concurrency=os.environ.get("CELERY_CONCURRENCY", "2"),
+                             loglevel=os.environ.get("CELERY_LOGLEVEL", "info"))
+    return subprocess.Popen([sys.executable, "-m", *command, "-E"])
 
 
 class Health:
@@ -84,7 +84,7 @@ def make_handler(health: Health) -> type[BaseHTTPRequestHandler]:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/health] %(message)s")
     port = int(os.environ.get("PORT", "8080"))
-    worker = subprocess.Popen(worker_command())
+    worker = start_worker()
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Health(worker, get_settings().broker_url)))
 
     def stop(signum: int, _frame: object) -> None:

@@ -85,6 +85,7 @@ def run(host: str, port: int, concurrency: int) -> None:
     launcher at a time may use a data directory's embedded Redis.
     """
     from coaching_assistant import launcher
+    from coaching_assistant.core.celery_app import worker_command
     from coaching_assistant.core.database import migrate as run_migrations
 
     settings = get_settings()
@@ -130,9 +131,8 @@ def run(host: str, port: int, concurrency: int) -> None:
         else:
             click.echo(f"Redis: {_redacted(settings.broker_url)}")
         children.append(subprocess.Popen(  # the worker
-            [sys.executable, "-m", "celery", "-A", "coaching_assistant.core.celery_app", "worker",
-             "--loglevel=info", f"--concurrency={concurrency}", "--pool=threads",
-             "--hostname=embedded@%h", "-E"], env=env,
+            [sys.executable, "-m", *worker_command(concurrency=concurrency), "--hostname=embedded@%h", "-E"],
+            env=env,
             preexec_fn=launcher.die_with_launcher(launcher.WORKER_DEATH_SIGNAL)))
         children.append(subprocess.Popen(  # the API: SIGTERM, and open requests get 10 s to finish
             [sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app", "--host", host,

@@ -65,7 +65,7 @@ def test_metrics_report_failures_retries_and_a_down_broker(client, user_headers,
 
     down = Settings(**{**settings.model_dump(), "redis_url": "redis://127.0.0.1:1/0",
                               "celery_broker_url": None})
-    monkeypatch.setattr("coaching_assistant.tasks.transcription_tasks.get_settings", lambda: down)
+    monkeypatch.setattr("coaching_assistant.core.task_queue.get_settings", lambda: down)
     broken = scrape(client)
     assert broken[("coaching_broker_up", ())] == 0
     assert ("coaching_queue_length", ()) not in broken

@@ -15,10 +15,10 @@ from sqlalchemy import delete, update
 
 from coaching_assistant.core.config import Settings, get_settings
 from coaching_assistant.core.errors import PermanentError
+from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
 from coaching_assistant.models import CoachingSession
 from coaching_assistant.services import session_state, sweeper, transcription
 from coaching_assistant.stt.fake import FakeProvider
-from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
 from tests.helpers import wav_bytes
 from tests.integration.test_pipeline import run, segment_count, uploaded_session
 from tests.integration.test_upload import stored_files
@@ -196,6 +196,31 @@ def test_cancel_stops_a_running_transcription_at_its_next_step(client, user_head
     assert time.monotonic() - started < 2.5  # stopped well before the 3 s the engine needed
     assert segment_count(db, sid) == 0
     assert row(db, sid).status == "cancelled"
+
+
+def test_a_cancelled_sessions_task_is_reported_revoked(client, user_headers, db, empty_queue):
+    from coaching_assistant.tasks.transcription_tasks import transcribe_audio
+
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    assert client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers).status_code == 200
+    # The queued message runs later, finds nothing to claim and returns normally: SUCCESS to Celery.
+    returned = transcribe_audio.apply(args=[sid, uri, "en-US"], task_id=task_id).get()
+    transcribe_audio.backend.mark_as_done(task_id, returned)
+    assert transcribe_audio.AsyncResult(task_id).state == "SUCCESS"
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["status"], status["task_state"]) == ("cancelled", "REVOKED")
+
+
+def test_a_session_handed_back_to_pending_is_not_reported_in_progress(client, user_headers, empty_queue):
+    from coaching_assistant.core.celery_app import celery_app
+
+    sid, _, task_id = uploaded_session(client, user_headers)
+    # A run that released the session (a transient error) leaves PROGRESS until its retry is recorded.
+    celery_app.backend.store_result(task_id, {"progress": 40}, "PROGRESS")
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["status"], status["task_state"]) == ("pending", "PENDING")
+    celery_app.backend.store_result(task_id, None, "RETRY")
+    assert client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()["task_state"] == "RETRY"
 
 
 @pytest.mark.parametrize("state", ["uploading", "completed", "failed", "cancelled"])

@@ -10,15 +10,15 @@ def blas_threads() -> set[int]:
 
 
 def test_worker_init_limits_blas_threads(monkeypatch):
-    from coaching_assistant.core import celery_app
     from coaching_assistant.core.config import get_settings
+    from coaching_assistant.tasks import worker_hooks
 
     before = threadpool_info()
     try:
         threadpool_limits(limits=2, user_api="blas")
         monkeypatch.setenv("WORKER_BLAS_THREADS", "1")
         get_settings.cache_clear()
-        celery_app._preload_engine()
+        worker_hooks.preload_engine()
         assert blas_threads() == {1}
     finally:
         get_settings.cache_clear()

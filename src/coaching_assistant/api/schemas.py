@@ -84,8 +84,10 @@ class StatusOut(BaseModel):
     started_at: datetime | None
     estimated_completion: datetime | None
     processing_speed: float | None = Field(description="audio seconds transcribed per wall second")
-    task_state: str | None = Field(description="Celery state: PENDING, STARTED, PROGRESS, SUCCESS, "
-                                               "FAILURE, RETRY")
+    task_state: str | None = Field(description=(
+        "Celery state of the session's task, never contradicting `status`: PENDING or RETRY while pending; "
+        "STARTED, PROGRESS or RETRY while processing; SUCCESS, FAILURE or REVOKED once completed, failed or "
+        "cancelled; null without a task (uploading, imported) or when the result backend cannot say"))
     error_code: str | None
 
 
@@ -143,10 +145,3 @@ class SegmentContentIn(BaseModel):
     versions: dict[str, StrictInt] | None = Field(
         None, description='{"<segment id>": <the version you edited>}: 412 precondition_failed, and nothing '
                           "changed, if any of them was edited since")
-
-
-class HealthOut(BaseModel):
-    status: str
-    database: dict[str, Any]
-    broker: dict[str, Any]
-    workers: dict[str, Any]

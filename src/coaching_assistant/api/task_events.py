@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from coaching_assistant.core.celery_app import celery_app
+from coaching_assistant.core.task_queue import state_channel
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +21,11 @@ logger = logging.getLogger(__name__)
 async def wait_for_change(task_id: str, *, timeout: float,
                           changed: Callable[[], Awaitable[bool]]) -> None:
     """Return as soon as `changed()` is true (checked at each published state change) or at `timeout`."""
-    backend = celery_app.backend
-    channel = backend.get_key_for_task(task_id).decode() if hasattr(backend, "get_key_for_task") else None
-    url = celery_app.conf.result_backend or ""
-    if not channel or not url.startswith(("redis://", "rediss://", "unix://")):
+    found = state_channel(task_id)
+    if found is None:
         await _poll(changed, timeout)
         return
+    url, channel = found
     client = aioredis.from_url(url, socket_connect_timeout=3)
     try:
         async with client.pubsub() as pubsub:

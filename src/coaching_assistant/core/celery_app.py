@@ -1,22 +1,29 @@
 """The Celery application: `celery -A coaching_assistant.core.celery_app worker …`.
 
+Only the app and its configuration live here, so importing it loads nothing else of ours: the
+API and the ops scripts reach the queue through core/task_queue.py, and only a worker loads the
+task module and its process hooks, through `include`.
+
 Delivery is at-least-once (late acks, reject on worker lost, prefetch 1); the task makes that
 safe by claiming its session atomically in the database.
 """
 
 from __future__ import annotations
 
-import logging
-
 from celery import Celery
-from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from coaching_assistant.core.config import get_settings
 
+# The task's name is public (the README sends work by it): it must not change when code moves.
 TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
-# The seed's worker command, as the diagnostic scripts quote it when no worker answers.
-SEED_WORKER_COMMAND = ("celery -A coaching_assistant.core.celery_app worker --loglevel=info --concurrency=2 "
-                       "--pool=threads")
+
+
+def worker_command(*, concurrency: int | str = 2, loglevel: str = "info") -> list[str]:
+    """The command that starts a worker, for the Python code that starts one or tells a user how
+    to (the Makefile, the Dockerfiles and the docs spell it out for their own readers)."""
+    return ["celery", "-A", "coaching_assistant.core.celery_app", "worker", f"--loglevel={loglevel}",
+            f"--concurrency={concurrency}", "--pool=threads"]
+
 
 settings = get_settings()
 
@@ -24,7 +31,7 @@ celery_app = Celery(
     "coaching_assistant.core.celery_app",
     broker=settings.broker_url,
     backend=settings.result_backend,
-    include=["coaching_assistant.tasks.transcription_tasks"],
+    include=["coaching_assistant.tasks.transcription_tasks", "coaching_assistant.tasks.worker_hooks"],
 )
 app = celery_app  # `celery -A module` looks for `app` first
 
@@ -59,47 +66,3 @@ celery_app.conf.update(
     timezone="UTC",
     enable_utc=True,
 )
-
-
-@worker_init.connect
-def _preload_engine(**_kwargs: object) -> None:
-    """Load the speech engine and the speaker encoder once per worker process, before the first
-    task arrives."""
-    from threadpoolctl import threadpool_limits
-
-    from coaching_assistant.diarization import get_encoder
-    from coaching_assistant.stt import get_provider
-
-    settings = get_settings()
-    # numpy's BLAS (the speaker encoder) would start a thread per core in every call; with
-    # several tasks at once those threads fight the speech engine's for the same cores.
-    threadpool_limits(limits=settings.worker_blas_threads, user_api="blas")
-    try:
-        get_provider(settings)
-        if settings.diarization_enabled:
-            get_encoder(settings.diarization_weights_path)
-    except Exception:  # a broken engine fails each task with a clear code; keep the worker up
-        logging.getLogger(__name__).exception("Could not preload the speech engine or the speaker encoder")
-
-
-_sweeper = None
-
-
-@worker_ready.connect
-def _start_sweeper(**_kwargs: object) -> None:
-    """Every worker runs a sweeper (safe with several): lost sessions come back within a lease."""
-    global _sweeper
-    settings = get_settings()
-    if settings.sweeper_interval_seconds <= 0 or _sweeper is not None:
-        return
-    from coaching_assistant.services.sweeper import Sweeper
-    from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, queued_task_ids
-
-    _sweeper = Sweeper(settings, enqueue=enqueue_transcription, queued_task_ids=queued_task_ids)
-    _sweeper.start()
-
-
-@worker_shutdown.connect
-def _stop_sweeper(**_kwargs: object) -> None:
-    if _sweeper is not None:
-        _sweeper.stop()

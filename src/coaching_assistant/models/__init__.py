@@ -47,9 +47,6 @@ class SessionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATUSES = (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
-
-
 class User(Base):
     __tablename__ = "users"
 

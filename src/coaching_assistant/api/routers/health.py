@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from coaching_assistant.api.auth import user_from_headers
 from coaching_assistant.api.cached import CachedCheck
-from coaching_assistant.core.celery_app import celery_app
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.database import new_session
+from coaching_assistant.core.task_queue import check_broker, worker_names
 
 router = APIRouter(tags=["health"])
 
@@ -42,18 +42,13 @@ def _database() -> None:
         db.execute(text("SELECT 1"))
 
 
-def _broker() -> None:
-    with celery_app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-
-
 def _workers() -> dict[str, object]:
-    replies = celery_app.control.ping(timeout=0.5) or []
-    return {"count": len(replies), "names": sorted(name for reply in replies for name in reply)}
+    names = worker_names(timeout=0.5)
+    return {"count": len(names), "names": names}
 
 
 def check_all() -> dict[str, Any]:
-    database, broker = _timed(_database), _timed(_broker)
+    database, broker = _timed(_database), _timed(lambda: check_broker(timeout=2))
     workers = _timed(_workers) if broker["ok"] else {"ok": False, "error": "broker unreachable"}
     healthy = bool(database["ok"] and broker["ok"])
     status = "ok" if healthy and workers.get("count") else ("degraded" if healthy else "unavailable")

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from coaching_assistant.api.cached import CachedCheck
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.database import new_session
+from coaching_assistant.core.task_queue import queue_length
 from coaching_assistant.models import CoachingSession, SessionStatus
 from coaching_assistant.services.capacity import RECENT, recent_timings
-from coaching_assistant.tasks.transcription_tasks import queue_length
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])

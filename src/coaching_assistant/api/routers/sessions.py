@@ -27,6 +27,7 @@ from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.errors import ErrorCode
+from coaching_assistant.core.task_queue import enqueue_transcription, forget, task_state, task_state_for_session
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
     sessions,
@@ -37,7 +38,6 @@ from coaching_assistant.services import (
     transcripts,
 )
 from coaching_assistant.services.sessions import ReceivedFile
-from coaching_assistant.tasks.transcription_tasks import enqueue_transcription, forget, task_state
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -178,8 +178,17 @@ async def session_status(
         with long_polls.slot(user.id):
             await wait_for_change(job_id, timeout=wait, changed=changed)
         found, job_id = await run_in_threadpool(read)
-    found["task_state"] = await run_in_threadpool(task_state, job_id) if job_id else None
+    found["task_state"] = await _task_state(found["status"], job_id)
     return StatusOut(**found)
+
+
+async def _task_state(status: str, job_id: str | None) -> str | None:
+    """The state of the session's task, as it agrees with the session's status; the result
+    backend is asked only while the session waits or runs."""
+    if not job_id:
+        return None
+    live = status in (SessionStatus.PENDING, SessionStatus.PROCESSING)
+    return task_state_for_session(status, await run_in_threadpool(task_state, job_id) if live else None)
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,
