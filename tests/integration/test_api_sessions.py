@@ -106,6 +106,30 @@ def test_status_of_a_new_session(client, user_headers):
         assert field in status
 
 
+def test_status_reads_the_session_and_its_progress_in_one_statement(client, user_headers):
+    """A worker changes both rows in one transaction; two SELECTs could see two moments (a
+    `pending` session with its next run's progress)."""
+    from sqlalchemy import event
+
+    from coaching_assistant.core.config import get_settings
+    from coaching_assistant.core.database import get_engine
+
+    engine = get_engine(get_settings().sqlalchemy_url)
+    sid = create(client, user_headers)["id"]
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM users" not in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "processing_status" in statements[0], statements
+
+
 def test_transcript_before_completion_is_a_409(client, user_headers):
     sid = create(client, user_headers)["id"]
     response = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers)

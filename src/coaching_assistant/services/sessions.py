@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import new_session, rows_changed
@@ -95,9 +95,13 @@ def create_session(db: Session, *, settings: Settings, user: User, title: str, l
     return session
 
 
-def get_session(db: Session, *, user: User, session_id: uuid.UUID) -> CoachingSession:
-    session = db.scalar(select(CoachingSession).where(CoachingSession.id == session_id,
-                                                      CoachingSession.user_id == user.id))
+def get_session(db: Session, *, user: User, session_id: uuid.UUID, with_progress: bool = False) -> CoachingSession:
+    """The user's session; `with_progress` reads its progress row in the same statement, so the
+    status and the progress are of one moment (a worker changes both in one transaction)."""
+    query = select(CoachingSession).where(CoachingSession.id == session_id, CoachingSession.user_id == user.id)
+    if with_progress:
+        query = query.options(joinedload(CoachingSession.processing_status))
+    session = db.scalar(query)
     if session is None:
         raise NotFound(f"Session {session_id} not found")
     return session

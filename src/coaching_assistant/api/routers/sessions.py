@@ -164,7 +164,7 @@ async def session_status(
     def read() -> tuple[dict[str, Any], str | None]:
         """The status as plain data, in one thread call that gives its connection back."""
         try:
-            session = sessions.get_session(db, user=user, session_id=session_id)
+            session = sessions.get_session(db, user=user, session_id=session_id, with_progress=True)
             return sessions.status_of(session, task_state=None), session.transcription_job_id
         finally:
             db.rollback()
