@@ -8,6 +8,7 @@ temporary file, and readers take float32 blocks of it (`DecodedAudio`). A four-h
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -163,40 +164,40 @@ def decode_to_file(path: Path, *, work_dir: Path | None = None, max_seconds: flo
     limit = int(max_seconds * SAMPLE_RATE) if max_seconds else None
     file = tempfile.TemporaryFile(dir=work_dir, prefix="decoded-")
     total = 0
-
-    def write(out: av.AudioFrame) -> None:
-        nonlocal total
-        chunk = out.to_ndarray().reshape(-1).astype("<i2", copy=False)
-        file.write(chunk.tobytes())
-        total += chunk.size
-        if limit is not None and total > limit:
-            raise PermanentError(
-                f"The audio is longer than the maximum of {max_seconds:.0f} seconds.", code=ErrorCode.AUDIO_TOO_LONG)
-
     try:
-        with av.open(str(path), options=OPEN_OPTIONS, metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise PermanentError("The file has no audio stream.", code=ErrorCode.UNDECODABLE_AUDIO)
-            stream = container.streams.audio[0]
-            # Files stored before the upload checked these fail here with the same codes.
-            check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            for frame in container.decode(stream):
-                check_format(frame.sample_rate, len(frame.layout.channels))
-                for out in resampler.resample(frame):
-                    write(out)
-            for out in resampler.resample(None):
-                write(out)
+        for chunk in _mono_chunks(path):
+            file.write(chunk.tobytes())
+            total += chunk.size
+            if limit is not None and total > limit:
+                raise PermanentError(f"The audio is longer than the maximum of {max_seconds:.0f} seconds.",
+                                     ErrorCode.AUDIO_TOO_LONG)
         if total == 0:
-            raise PermanentError("The audio contains no samples.", code=ErrorCode.UNDECODABLE_AUDIO)
+            raise PermanentError("The audio contains no samples.", ErrorCode.UNDECODABLE_AUDIO)
         file.flush()
     except (av.FFmpegError, ValueError, IndexError) as exc:
         file.close()
-        raise PermanentError(f"The audio could not be decoded: {exc}", code=ErrorCode.UNDECODABLE_AUDIO) from exc
+        raise PermanentError(f"The audio could not be decoded: {exc}", ErrorCode.UNDECODABLE_AUDIO) from exc
     except BaseException:
         file.close()
         raise
     return DecodedAudio(file, total)
+
+
+def _mono_chunks(path: Path) -> Iterator[np.ndarray]:
+    """The file's first audio stream as 16 kHz mono int16 chunks, one decoded frame at a time."""
+    with av.open(str(path), options=OPEN_OPTIONS, metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise PermanentError("The file has no audio stream.", ErrorCode.UNDECODABLE_AUDIO)
+        stream = container.streams.audio[0]
+        # Files stored before the upload checked these fail here with the same codes.
+        check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        for frame in container.decode(stream):
+            check_format(frame.sample_rate, len(frame.layout.channels))
+            for out in resampler.resample(frame):
+                yield out.to_ndarray().reshape(-1).astype("<i2", copy=False)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype("<i2", copy=False)
 
 
 def decode(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
