@@ -4,10 +4,11 @@ need a listening port and a health check).
 
     python apps/worker/health_server.py
 
-Starts the seed's worker command as a child process and serves on $PORT (default 8080):
-`GET /health` answers 200 when the worker process is alive and the broker answers, 503 (with
-the reason, as JSON) otherwise. SIGTERM/SIGINT stop the worker warmly, then the server.
-CELERY_CONCURRENCY (default 2) and CELERY_LOGLEVEL (default info) shape the worker.
+Starts the worker as `make run-celery` does (`coaching_assistant.launcher.worker_command`) as a
+child process and serves on $PORT (default 8080): `GET /health` answers 200 when the worker
+process is alive and the broker answers, 503 (with the reason, as JSON) otherwise. SIGTERM/SIGINT
+stop the worker warmly, then the server. CELERY_CONCURRENCY (default 2) and CELERY_LOGLEVEL
+(default info) shape the worker.
 """
 
 from __future__ import annotations
@@ -20,21 +21,14 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.launcher import worker_command
 
 logger = logging.getLogger("health_server")
-
-
-def worker_command() -> list[str]:
-    celery = Path(sys.executable).with_name("celery")
-    return [str(celery), "-A", "coaching_assistant.core.celery_app", "worker",
-            f"--loglevel={os.environ.get('CELERY_LOGLEVEL', 'info')}",
-            f"--concurrency={os.environ.get('CELERY_CONCURRENCY', '2')}", "--pool=threads", "-E"]
 
 
 class Health:
@@ -84,7 +78,8 @@ def make_handler(health: Health) -> type[BaseHTTPRequestHandler]:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/health] %(message)s")
     port = int(os.environ.get("PORT", "8080"))
-    worker = subprocess.Popen(worker_command())
+    worker = subprocess.Popen(worker_command(concurrency=int(os.environ.get("CELERY_CONCURRENCY", "2")),
+                                             loglevel=os.environ.get("CELERY_LOGLEVEL", "info")))
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Health(worker, get_settings().broker_url)))
 
     def stop(signum: int, _frame: object) -> None:
