@@ -17,6 +17,12 @@ import redis
 
 from tests.conftest import BIN, DATABASE_URL, base_env, free_port, make_user
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _backends(backends) -> None:
+    """The processes these tests start share the run's database and Redis (tests/conftest.py)."""
+
+
 SEED_WORKER = ["celery", "-A", "coaching_assistant.core.celery_app", "worker", "--loglevel=info",
                "--concurrency=2", "--pool=threads"]
 

@@ -48,13 +48,18 @@ def interpolate(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\$|\$\{(\w+)(:-([^}]*))?\}", one, value)
 
 
+# The Makefile's worker targets wrap the worker in CTRL_C_IS_A_STOP: `trap …; <command> || { … }`.
+CTRL_C_GUARD = re.compile(r"trap '\w+=1' INT; (.*) \|\| \{.*\}$")
+
+
 def make_commands(*targets: str, **variables: str) -> list[list[str]]:
-    """The commands `make` would run for the targets, with the venv prefix removed."""
+    """The commands `make` would run for the targets, with the venv prefix and Ctrl-C guard removed."""
     args = [f"{name}={value}" for name, value in variables.items()]
     env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     printed = subprocess.run(["make", "-n", "--no-print-directory", *targets, *args], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout
     lines = [line for line in printed.splitlines() if line and not re.match(r"(test -x|touch|\S+/pip )", line)]
+    lines = [guarded.group(1) if (guarded := CTRL_C_GUARD.match(line)) else line for line in lines]
     return [[word.removeprefix(".venv/bin/") for word in shlex.split(line)] for line in lines]
 
 

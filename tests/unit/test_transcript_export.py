@@ -23,6 +23,7 @@ def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
 
 
 # 20,000 rows took about a minute when every appended row was looked up again in the sheet.
+@pytest.mark.slow
 @pytest.mark.timeout(20)
 def test_xlsx_of_the_largest_transcript():
     book = load_workbook(io.BytesIO(transcripts.render(session(transcripts.MAX_TRANSCRIPT_SEGMENTS), "xlsx")))
