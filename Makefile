@@ -12,6 +12,9 @@ FLOWER_PORT ?= 5555
 # test checks they agree), `make run` and the Cloud Run health server start it through
 # coaching_assistant.launcher.worker_command.
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
+# Several workers on one host need names of their own: WORKER_NAME=worker1 make run-celery
+WORKER_NAME ?=
+WORKER_HOSTNAME = $(if $(WORKER_NAME),--hostname=$(WORKER_NAME)@%h)
 # Celery ends the warm shutdown that Ctrl-C (SIGINT) starts with exit status 1, which make would
 # report as "Error 1" after a clean stop: the shell notes the Ctrl-C and exits 0 for that case.
 CTRL_C_IS_A_STOP = trap 'interrupted=1' INT; $(1) || { status=$$?; [ -n "$$interrupted" ] && [ $$status = 1 ] || exit $$status; }
@@ -30,7 +33,7 @@ $(VENV)/.installed: pyproject.toml requirements/models.txt
 ## Install everything into .venv
 dev-setup: $(VENV)/.installed
 
-## API + worker + embedded Redis/SQLite (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all
+## API + worker + embedded Redis/SQLite in DATA_DIR (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all
 run: dev-setup
 	$(VENV)/bin/coaching-assistant run --host $(HOST) --port $(PORT) --concurrency $(CELERY_CONCURRENCY)
 
@@ -39,13 +42,13 @@ run-api: dev-setup
 	$(VENV)/bin/coaching-assistant migrate
 	$(VENV)/bin/uvicorn coaching_assistant.api.main:app --host $(HOST) --port $(PORT)
 
-## Worker (CELERY_CONCURRENCY=4 make run-celery); Ctrl-C stops it warmly
+## Worker (CELERY_CONCURRENCY=4, WORKER_NAME=worker1 make run-celery); Ctrl-C stops it warmly
 run-celery: dev-setup
-	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY) -E)
+	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY) -E $(WORKER_HOSTNAME))
 
 ## Worker with debug logging
 run-celery-debug: dev-setup
-	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY) -E)
+	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY) -E $(WORKER_HOSTNAME))
 
 ## Flower monitoring on FLOWER_PORT (basic auth: FLOWER_BASIC_AUTH=user:password)
 run-flower: dev-setup

@@ -1,4 +1,4 @@
-"""Let a repository script run with the system `python3`, as the seed's commands do.
+"""Let a repository script run with the system `python3`, as the README writes them (`python3 apps/web/…`).
 
 When the checkout has a `.venv` (made by `make dev-setup`) and this is another interpreter,
 re-run the script with the `.venv` one: a system python3 may find `coaching_assistant` (on

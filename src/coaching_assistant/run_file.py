@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from coaching_assistant.core.config import get_settings
+from coaching_assistant.core import config
 
 RUN_FILE = "run.json"
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -71,7 +71,7 @@ def _alive(pid: int) -> bool:
 def server_url() -> str:
     """The API to talk to when no --server flag names one: COACHING_SERVER, else the running
     service of this data directory, else http://127.0.0.1:8000."""
-    running = read(get_settings().data_dir)
+    running = read(config.get_settings().data_dir)
     return os.environ.get("COACHING_SERVER") or (running.api_url if running else DEFAULT_SERVER)
 
 
@@ -79,7 +79,7 @@ def use_running_broker() -> RunningService | None:
     """Point this process's Celery settings at the running service's broker when neither
     REDIS_URL nor CELERY_BROKER_URL is set (environment or .env). Call it before the Celery app
     is imported: the app reads its broker once. Returns the service used, if any."""
-    settings = get_settings()
+    settings = config.get_settings()
     if settings.redis_url or settings.celery_broker_url:
         return None
     running = read(settings.data_dir)
@@ -88,5 +88,5 @@ def use_running_broker() -> RunningService | None:
     os.environ["CELERY_BROKER_URL"] = running.broker_url
     if not settings.celery_result_backend:
         os.environ["CELERY_RESULT_BACKEND"] = running.result_backend
-    get_settings.cache_clear()
+    config.get_settings.cache_clear()
     return running
