@@ -28,11 +28,12 @@ SEED_WORKER = ["celery", "-A", "coaching_assistant.core.celery_app", "worker", "
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, own_group: bool = False):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, own_group: bool = False,
+                 cwd: Path | None = None):
         self.log = log
         self.handle = log.open("wb")
         self.popen = subprocess.Popen(args, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-                                      start_new_session=own_group)
+                                      start_new_session=own_group, cwd=cwd)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -87,6 +87,15 @@ def test_compose_declares_the_stack_with_real_modules_and_files():
     assert set(compose()["volumes"]) == {"redis-data", "postgres-data", "audio"}
 
 
+def test_compose_uses_the_database_of_env_example():
+    url = re.search(r"^DATABASE_URL=(\S+)$", (ROOT / ".env.example").read_text(), re.M).group(1)
+    app_env, postgres = compose()["x-app"]["environment"], compose()["services"]["postgres"]["environment"]
+    assert interpolate(app_env["DATABASE_URL"], {}) == url.replace("@localhost:", "@postgres:")
+    user, password, database = re.match(r"postgresql://(\w+):(\w+)@[^/]+/(\w+)$", url).groups()
+    assert (postgres["POSTGRES_USER"], interpolate(postgres["POSTGRES_PASSWORD"], {}), postgres["POSTGRES_DB"]) == \
+        (user, password, database)
+
+
 def test_compose_runs_the_makefiles_commands():
     services = compose()["services"]
     worker, flower = make_commands("run-celery", "run-flower")[-2:]
