@@ -94,7 +94,7 @@ class Stack:
              "--port", str(self.port), "--timeout-graceful-shutdown", str(API_GRACEFUL_SECONDS)],
             env=env, preexec_fn=launcher.die_with_launcher())
         click.echo(f"Starting the API on {self.api_url} and a worker (concurrency {self.concurrency}); "
-                   "Ready is printed when both answer.")
+                   "wait for the Ready line.")
 
     def watch(self, stop: threading.Event) -> int:
         """Until `stop` is set (0) or a child ends (1); announces readiness once on the way."""
