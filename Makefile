@@ -6,12 +6,22 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
 FLOWER_PORT ?= 5555
-# -E: workers send task events, so Flower shows every task.
+# The worker command, written once: the seed's `celery -A coaching_assistant.core.celery_app worker
+# --pool=threads`; its targets add --loglevel, --concurrency and -E (task events, so Flower shows
+# every task). docker-compose.yml and apps/worker/Dockerfile repeat it (no make in the image; a
+# test checks they agree), `make run` and the Cloud Run health server start it through
+# coaching_assistant.launcher.worker_command.
 CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool=threads
+# Several workers on one host need names of their own: WORKER_NAME=worker1 make run-celery
+WORKER_NAME ?=
+WORKER_HOSTNAME = $(if $(WORKER_NAME),--hostname=$(WORKER_NAME)@%h)
+# Celery ends the warm shutdown that Ctrl-C (SIGINT) starts with exit status 1, which make would
+# report as "Error 1" after a clean stop: the shell notes the Ctrl-C and exits 0 for that case.
+CTRL_C_IS_A_STOP = trap 'interrupted=1' INT; $(1) || { status=$$?; [ -n "$$interrupted" ] && [ $$status = 1 ] || exit $$status; }
 WORKER_IMAGE ?= coaching-transcript-worker
 
 .PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test docker-worker \
-	docker-worker-cloudrun docker-api test lint bench fixture clean
+	docker-worker-cloudrun docker-api test test-fast lint bench fixture clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +33,7 @@ $(VENV)/.installed: pyproject.toml requirements/models.txt
 ## Install everything into .venv
 dev-setup: $(VENV)/.installed
 
-## API + worker + embedded Redis/SQLite (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all
+## API + worker + embedded Redis/SQLite in DATA_DIR (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all
 run: dev-setup
 	$(VENV)/bin/coaching-assistant run --host $(HOST) --port $(PORT) --concurrency $(CELERY_CONCURRENCY)
 
@@ -32,13 +42,13 @@ run-api: dev-setup
 	$(VENV)/bin/coaching-assistant migrate
 	$(VENV)/bin/uvicorn coaching_assistant.api.main:app --host $(HOST) --port $(PORT)
 
-## Worker (CELERY_CONCURRENCY=4 make run-celery)
+## Worker (CELERY_CONCURRENCY=4, WORKER_NAME=worker1 make run-celery); Ctrl-C stops it warmly
 run-celery: dev-setup
-	$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY) -E
+	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=info --concurrency=$(CELERY_CONCURRENCY) -E $(WORKER_HOSTNAME))
 
 ## Worker with debug logging
 run-celery-debug: dev-setup
-	$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY) -E
+	$(call CTRL_C_IS_A_STOP,$(CELERY) --loglevel=debug --concurrency=$(CELERY_CONCURRENCY) -E $(WORKER_HOSTNAME))
 
 ## Flower monitoring on FLOWER_PORT (basic auth: FLOWER_BASIC_AUTH=user:password)
 run-flower: dev-setup
@@ -50,8 +60,10 @@ status: dev-setup
 
 ## N real uploads through the API at once (needs make run, or run-api + run-celery): SESSIONS=20
 SESSIONS ?= 20
+# --server only when HOST or PORT is given: else the script asks COACHING_SERVER, then the running `make run`
+LOAD_TEST_SERVER = $(if $(filter-out file,$(origin HOST) $(origin PORT)),--server http://$(HOST):$(PORT))
 load-test: dev-setup
-	$(VENV)/bin/python scripts/load_test_celery.py --sessions $(SESSIONS) --server http://$(HOST):$(PORT)
+	$(VENV)/bin/python scripts/load_test_celery.py --sessions $(SESSIONS) $(LOAD_TEST_SERVER)
 
 ## Worker image (needs a Docker engine): WORKER_IMAGE=name make docker-worker
 docker-worker:
@@ -66,8 +78,13 @@ API_IMAGE ?= coaching-transcript-api
 docker-api:
 	docker build -f apps/api-server/Dockerfile -t $(API_IMAGE) .
 
+## Everything: unit, integration and end-to-end tests (several minutes)
 test: dev-setup
 	$(VENV)/bin/pytest
+
+## The edit-test loop: unit and integration tests, no end-to-end ones (under a minute)
+test-fast: dev-setup
+	$(VENV)/bin/pytest -q -m "not slow" tests/unit tests/integration
 
 lint: dev-setup
 	$(VENV)/bin/ruff check src tests scripts bench apps
@@ -80,5 +97,6 @@ bench: dev-setup
 fixture:
 	$(PYTHON) scripts/make_fixture.py
 
+## The virtualenv and caches; the data (DATA_DIR, default ~/.local/share/coaching-transcript) stays
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

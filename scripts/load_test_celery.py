@@ -3,6 +3,9 @@
 
     python3 scripts/load_test_celery.py --sessions 20 [--server URL] [--file F] [--api-key K]
 
+The server is --server, else COACHING_SERVER, else the `make run` running on this DATA_DIR (its
+run file), else http://127.0.0.1:8000.
+
 Every session is real: created, uploaded and transcribed by whatever workers serve the queue.
 Per-worker counts come from each task's result (the worker's hostname). Uploads the server asks to
 wait (429, its per-user limits) are sent again after Retry-After. Exits 1 if any session
@@ -35,19 +38,24 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--server", default=os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument("--server", help="API URL (default: COACHING_SERVER, else the running `make run`, "
+                                         "else http://127.0.0.1:8000)")
     parser.add_argument("--file", type=Path, default=ROOT / "tests" / "fixtures" / "coaching_conversation.mp3")
     parser.add_argument("--api-key", default=os.environ.get("COACHING_API_KEY"))
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for all sessions")
     args = parser.parse_args()
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
+    from coaching_assistant.run_file import server_url, use_running_broker
+
+    server = args.server or server_url()
+    use_running_broker()  # the per-worker counts read task results from its result backend
     key = args.api_key
     if not key:
         from coaching_assistant.cli import local_api_key
 
         key = local_api_key()
-    client = httpx.Client(base_url=args.server.rstrip("/"), headers={"Authorization": f"Bearer {key}"},
+    client = httpx.Client(base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {key}"},
                           timeout=120)
     audio = args.file.read_bytes()
 
@@ -67,7 +75,7 @@ def main() -> int:
         response, started = post(f"/api/v1/sessions/{sid}/audio", files={"file": (args.file.name, audio)})
         return sid, response.json()["task_id"], started
 
-    print(f"Submitting {args.sessions} uploads of {args.file.name} to {args.server} ...", flush=True)
+    print(f"Submitting {args.sessions} uploads of {args.file.name} to {server} ...", flush=True)
     wall_start = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=min(args.sessions, 16)) as pool:

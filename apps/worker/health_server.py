@@ -4,10 +4,11 @@ need a listening port and a health check).
 
     python apps/worker/health_server.py
 
-Starts the seed's worker command as a child process and serves on $PORT (default 8080):
-`GET /health` answers 200 when the worker process is alive and the broker answers, 503 (with
-the reason, as JSON) otherwise. SIGTERM/SIGINT stop the worker warmly, then the server.
-CELERY_CONCURRENCY (default 2) and CELERY_LOGLEVEL (default info) shape the worker.
+Starts the worker as `make run-celery` does (`coaching_assistant.launcher.worker_command`) as a
+child process and serves on $PORT (default 8080): `GET /health` answers 200 when the worker
+process is alive and the broker answers, 503 (with the reason, as JSON) otherwise. SIGTERM/SIGINT
+stop the worker warmly, then the server. CELERY_CONCURRENCY (default 2) and CELERY_LOGLEVEL
+(default info) shape the worker.
 """
 
 from __future__ import annotations
@@ -24,17 +25,10 @@ from typing import Any
 
 import redis
 
-from coaching_assistant.core.celery_app import worker_command
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.launcher import worker_command
 
 logger = logging.getLogger("health_server")
-
-
-def start_worker() -> subprocess.Popen[bytes]:
-    """The worker, sized by CELERY_CONCURRENCY and CELERY_LOGLEVEL, with task events for Flower."""
-    command = worker_command(concurrency=os.environ.get("CELERY_CONCURRENCY", "2"),
-                             loglevel=os.environ.get("CELERY_LOGLEVEL", "info"))
-    return subprocess.Popen([sys.executable, "-m", *command, "-E"])
 
 
 class Health:
@@ -84,7 +78,9 @@ def make_handler(health: Health) -> type[BaseHTTPRequestHandler]:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/health] %(message)s")
     port = int(os.environ.get("PORT", "8080"))
-    worker = start_worker()
+    command = worker_command(concurrency=os.environ.get("CELERY_CONCURRENCY", "2"),
+                             loglevel=os.environ.get("CELERY_LOGLEVEL", "info"))
+    worker = subprocess.Popen([sys.executable, "-m", *command])
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Health(worker, get_settings().broker_url)))
 
     def stop(signum: int, _frame: object) -> None:

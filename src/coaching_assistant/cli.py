@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.config import get_settings, redacted
+from coaching_assistant.core.database import DatabaseUnreachable
 from coaching_assistant.services.transcript_export import TRANSCRIPT_FORMATS
+
+if TYPE_CHECKING:
+    import httpx
 
 CLI_KEY_FILE = "cli-api-key"
 
 
-@click.group()
+class _Commands(click.Group):
+    """Failures a person can fix (a database that takes no connection) end in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Coaching Transcript: offline transcripts of coaching conversations."""
 
 
 @main.command()
 def migrate() -> None:
-    """Apply database migrations (DATABASE_URL, or SQLite under ./data)."""
+    """Apply database migrations (DATABASE_URL, or SQLite in DATA_DIR)."""
     from coaching_assistant.core.database import migrate as run_migrations
 
     run_migrations()
-    click.echo(f"Database is up to date: {_redacted(get_settings().sqlalchemy_url)}")
+    click.echo(f"Database is up to date: {redacted(get_settings().sqlalchemy_url)}")
 
 
 @main.command("create-user")
@@ -65,13 +77,6 @@ def revoke_key(email: str) -> None:
     click.echo(f"Revoked the API key of {email.strip().lower()}.")
 
 
-def _redacted(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
-
-
 @main.command()
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000")
@@ -80,107 +85,18 @@ def _redacted(url: str) -> str:
 def run(host: str, port: int, concurrency: int) -> None:
     """Start the API, one worker and (when REDIS_URL is unset) an embedded Redis. Ctrl-C stops all.
 
-    The children end with this process however it ends (see `coaching_assistant.launcher`), and
-    when one of them ends, the embedded Redis included, it stops the others and exits non-zero; one
-    launcher at a time may use a data directory's embedded Redis.
+    Prints "Ready" and the next steps once a worker answers. The children end with this process
+    however it ends, and when one of them ends, the embedded Redis included, it stops the others
+    and exits non-zero (see `coaching_assistant.stack`); one launcher at a time may use a data
+    directory's embedded Redis.
     """
-    from coaching_assistant import launcher
-    from coaching_assistant.core.celery_app import worker_command
-    from coaching_assistant.core.database import migrate as run_migrations
+    from coaching_assistant import stack
 
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["DATABASE_URL"] = settings.sqlalchemy_url
-    api_url = f"http://{host}:{port}"
-    embedded = not (settings.redis_url or settings.celery_broker_url)
-    lock = launcher.DataDirLock(settings.data_dir)
-    if embedded:
-        try:
-            lock.acquire(api=api_url)
-        except launcher.AlreadyRunning as exc:
-            raise click.ClickException(str(exc)) from None
-        for pid in launcher.stop_stale_redis(settings.data_dir):
-            click.echo(f"Stopped a stale embedded Redis (pid {pid}) that an earlier launcher left running.",
-                       err=True)
-    else:
-        _require_broker(settings.broker_url, "CELERY_BROKER_URL" if settings.celery_broker_url else "REDIS_URL")
-    run_migrations(settings.sqlalchemy_url)
-    click.echo(f"Database: {_redacted(settings.sqlalchemy_url)}")
-
-    stopping = False
-
-    def _stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    broker: launcher.EmbeddedRedis | None = None
-    children: list[subprocess.Popen[bytes]] = []
-    exit_code, broker_lost = 0, False
-    try:
-        if embedded:
-            try:
-                broker = launcher.EmbeddedRedis.start(settings.data_dir)
-            except RuntimeError as exc:
-                raise click.ClickException(str(exc)) from None
-            lock.describe(api=api_url, redis=broker.url)
-            env["REDIS_URL"] = broker.url
-            click.echo(f"Embedded Redis: {broker.url} (pid {broker.process.pid}, data in {broker.directory})")
-        else:
-            click.echo(f"Redis: {_redacted(settings.broker_url)}")
-        children.append(subprocess.Popen(  # the worker
-            [sys.executable, "-m", *worker_command(concurrency=concurrency), "--hostname=embedded@%h", "-E"],
-            env=env,
-            preexec_fn=launcher.die_with_launcher(launcher.WORKER_DEATH_SIGNAL)))
-        children.append(subprocess.Popen(  # the API: SIGTERM, and open requests get 10 s to finish
-            [sys.executable, "-m", "uvicorn", "coaching_assistant.api.main:app", "--host", host,
-             "--port", str(port), "--timeout-graceful-shutdown", "10"],
-            env=env, preexec_fn=launcher.die_with_launcher()))
-        click.echo(f"API: {api_url} (docs at /docs). Press Ctrl-C to stop.")
-        while not stopping:
-            if broker is not None and (ended := broker.exit_reason()) is not None:
-                click.echo(f"The embedded Redis (pid {broker.process.pid}) exited ({ended}; its log: "
-                           f"{broker.log}); stopping the rest.", err=True)
-                broker_lost, exit_code = True, 1
-                break
-            if any(child.poll() is not None for child in children):
-                click.echo("A service exited; stopping the rest.", err=True)
-                exit_code = 1
-                break
-            time.sleep(0.2)
-    finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                # without its broker the worker's warm shutdown would wait for tasks it cannot acknowledge
-                lost = broker_lost and child is children[0]
-                child.send_signal(launcher.WORKER_DEATH_SIGNAL if lost else signal.SIGTERM)
-        for child in reversed(children):
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if broker is not None:
-            broker.stop()  # last: the worker acknowledges its messages to it as it stops
-        lock.release()
-        click.echo("Stopped.")
-    sys.exit(exit_code)
-
-
-def _require_broker(url: str, variable: str) -> None:
-    """Refuse to start without the configured broker: the worker and API would wait on it forever."""
-    from coaching_assistant.launcher import broker_unreachable
-
-    reason = broker_unreachable(url)
-    if reason is not None:
-        raise click.ClickException(f"Cannot reach the broker at {_redacted(url)}: {reason}. "
-                                   f"Start Redis or unset {variable} to use the embedded one.")
+    sys.exit(stack.run(host=host, port=port, concurrency=concurrency))
 
 
 def local_api_key() -> str:
-    """For a server on this machine's default database: a CLI user whose key is kept in data/."""
+    """For a server on this machine's database: a CLI user whose key is kept in DATA_DIR."""
     from coaching_assistant.core.database import migrate as run_migrations
     from coaching_assistant.core.database import new_session
     from coaching_assistant.services.users import create_user as create
@@ -223,7 +139,7 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
             measured = Measured.of(recent_timings(db, last))
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
-        raise click.ClickException(f"Cannot read sessions from {_redacted(get_settings().sqlalchemy_url)} "
+        raise click.ClickException(f"Cannot read sessions from {redacted(get_settings().sqlalchemy_url)} "
                                    f"(run `coaching-assistant migrate` on a new database): {reason}") from exc
     if measured is None:
         raise click.ClickException("No completed transcription to measure yet: transcribe some recordings "
@@ -254,66 +170,93 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--server", default=lambda: os.environ.get("COACHING_SERVER", "http://127.0.0.1:8000"),
-              show_default="http://127.0.0.1:8000")
+@click.option("--server", default=None,
+              help="API URL (default: COACHING_SERVER, else the running `make run` of this DATA_DIR, "
+                   "else http://127.0.0.1:8000)")
 @click.option("--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default="txt", show_default=True)
 @click.option("--api-key", envvar="COACHING_API_KEY",
-              help="API key (default: COACHING_API_KEY, else a local CLI user in ./data)")
+              help="API key (default: COACHING_API_KEY, else a local CLI user kept in DATA_DIR)")
 @click.option("--language", default="en-US", show_default=True)
 @click.option("--title", default=None, help="session title (default: the file name)")
-def transcribe(file: Path, server: str, fmt: str, api_key: str | None, language: str,
+def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, language: str,
                title: str | None) -> None:
     """Upload FILE to a running server, show progress, and print the transcript."""
     import httpx
+
+    from coaching_assistant.run_file import server_url
+    from coaching_assistant.services.audio import SUPPORTED_FORMATS, extension_of
+
+    if extension_of(file.name) not in SUPPORTED_FORMATS:  # before a session exists to be left behind
+        raise click.BadParameter(f"{file.name} is not a recording the server takes; use one of: "
+                                 f"{', '.join(sorted(SUPPORTED_FORMATS))}.", param_hint="FILE")
+    server = (server or server_url()).rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key or local_api_key()}"}
+    with httpx.Client(base_url=server, headers=headers, timeout=120) as client:
+        try:
+            session_id = _upload(client, file, title=title or file.name, language=language)
+            _follow(client, session_id)
+            _print_transcript(client, session_id, fmt)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"Cannot reach the server at {server}: {exc}") from exc
+
+
+def _answer(response: httpx.Response) -> dict:
+    """The JSON body of a successful response; an error response becomes a one-line ClickException."""
+    if response.is_error:
+        try:
+            body = response.json()
+            detail = f"{body.get('message')} ({body.get('code')})"
+        except ValueError:
+            detail = response.text[:200]
+        raise click.ClickException(f"{response.request.method} {response.request.url.path}: "
+                                   f"HTTP {response.status_code}: {detail}")
+    return response.json() if response.content else {}
+
+
+def _upload(client: httpx.Client, file: Path, *, title: str, language: str) -> str:
+    """Create a session and upload FILE into it. A session whose upload fails (refused, cut
+    off, interrupted) is deleted again, so none is left waiting in `uploading`."""
+    session_id = _answer(client.post("/api/v1/sessions", json={"title": title, "language": language}))["id"]
+    try:
+        with file.open("rb") as handle:
+            _answer(client.post(f"/api/v1/sessions/{session_id}/audio", files={"file": (file.name, handle)}))
+    except BaseException:
+        client.delete(f"/api/v1/sessions/{session_id}")
+        raise
+    return str(session_id)
+
+
+def _follow(client: httpx.Client, session_id: str) -> None:
+    """A progress bar until the session ends; a failed or cancelled one is a ClickException."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
-    headers = {"Authorization": f"Bearer {api_key or local_api_key()}"}
-    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120) as client:
-        def check(response: httpx.Response) -> dict:
-            if response.is_error:
-                try:
-                    body = response.json()
-                    detail = f"{body.get('message')} ({body.get('code')})"
-                except ValueError:
-                    detail = response.text[:200]
-                raise click.ClickException(f"{response.request.method} {response.request.url.path}: "
-                                           f"HTTP {response.status_code}: {detail}")
-            return response.json() if response.content else {}
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        bar = progress.add_task("Queued", total=100)
+        seen = 0
+        while True:  # long-poll: the server answers when progress moves past `after`, or at the end
+            status = _answer(client.get(f"/api/v1/sessions/{session_id}/status",
+                                        params={"wait": 20, "after": seen}))
+            seen = status["progress"]
+            progress.update(bar, completed=seen, description=status.get("message") or status["status"])
+            if status["status"] in ("completed", "failed", "cancelled"):
+                break
+    if status["status"] == "failed":
+        raise click.ClickException(f"Transcription failed: {status.get('message')} ({status.get('error_code')})")
+    if status["status"] == "cancelled":
+        raise click.ClickException("The transcription was cancelled.")
 
-        try:
-            session = check(client.post("/api/v1/sessions",
-                                        json={"title": title or file.name, "language": language}))
-            with file.open("rb") as handle:
-                check(client.post(f"/api/v1/sessions/{session['id']}/audio",
-                                  files={"file": (file.name, handle)}))
-            columns = (TextColumn("{task.description}"), BarColumn(),
-                       TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
-            with Progress(*columns, console=console) as progress:
-                bar = progress.add_task("Queued", total=100)
-                seen = 0
-                while True:  # long-poll: the server answers when progress moves
-                    status = check(client.get(f"/api/v1/sessions/{session['id']}/status",
-                                              params={"wait": 20, "after": seen}))
-                    seen = status["progress"]
-                    progress.update(bar, completed=seen, description=status.get("message") or status["status"])
-                    if status["status"] in ("completed", "failed", "cancelled"):
-                        break
-            if status["status"] == "failed":
-                raise click.ClickException(f"Transcription failed: {status.get('message')} "
-                                           f"({status.get('error_code')})")
-            if status["status"] == "cancelled":
-                raise click.ClickException("The transcription was cancelled.")
-            response = client.get(f"/api/v1/sessions/{session['id']}/transcript", params={"format": fmt})
-            if fmt == "json":
-                click.echo(json.dumps(check(response), indent=2, ensure_ascii=False))
-            else:
-                if response.is_error:
-                    check(response)
-                click.echo(response.content, nl=False)  # bytes as sent: UTF-8 text, or a binary file
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"Cannot reach the server at {server}: {exc}") from exc
+
+def _print_transcript(client: httpx.Client, session_id: str, fmt: str) -> None:
+    response = client.get(f"/api/v1/sessions/{session_id}/transcript", params={"format": fmt})
+    if fmt == "json":
+        click.echo(json.dumps(_answer(response), indent=2, ensure_ascii=False))
+        return
+    if response.is_error:
+        _answer(response)
+    click.echo(response.content, nl=False)  # bytes as sent: UTF-8 text, or a binary file (xlsx)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ from urllib.parse import urlsplit
 
 import redis
 
+from coaching_assistant import run_file
+from coaching_assistant.core.config import redacted
+from coaching_assistant.run_file import RunningService
+
 PR_SET_PDEATHSIG = 1
 LOCK_FILE = "run.lock"
 REDIS_DIR = "redis"
@@ -50,6 +54,15 @@ _REDIS_SCHEMES = {"redis", "rediss", "unix"}
 # kill_job") and the pool's executor still joins the running task threads. A killed task's
 # session is recovered by its lease and the sweeper, as after a crash.
 WORKER_DEATH_SIGNAL = signal.SIGKILL
+
+
+def worker_command(*, concurrency: int | str = 2, loglevel: str = "info", hostname: str | None = None) -> list[str]:
+    """The worker as `make run-celery` starts it: the seed's command with task events on (-E, for
+    Flower). Written once for Python: `run` and the Cloud Run health server start it with
+    `python -m`, and the status scripts print it when no worker answers."""
+    command = ["celery", "-A", "coaching_assistant.core.celery_app", "worker", "--pool=threads",
+               f"--loglevel={loglevel}", f"--concurrency={concurrency}", "-E"]
+    return command + ([f"--hostname={hostname}"] if hostname else [])
 
 
 def free_port() -> int:
@@ -81,11 +94,12 @@ def die_with_launcher(death_signal: signal.Signals = signal.SIGTERM) -> Callable
 class AlreadyRunning(Exception):
     """Another launcher owns this data directory's embedded Redis."""
 
-    def __init__(self, data_dir: Path, owner: dict[str, object]) -> None:
+    def __init__(self, data_dir: Path, owner: RunningService | None) -> None:
         self.data_dir, self.owner = data_dir, owner
-        pid, api, broker = (owner.get(key, "unknown") for key in ("pid", "api", "redis"))
-        super().__init__(f"Another `coaching-assistant run` (pid {pid}, API {api}, Redis {broker}) is using "
-                         f"the data directory {data_dir}; stop it first, or give this one its own DATA_DIR.")
+        who = (f" (pid {owner.pid}, API {owner.api_url}, Redis {redacted(owner.broker_url)})" if owner
+               else " (still starting)")
+        super().__init__(f"Another `coaching-assistant run`{who} is using the data directory {data_dir}; "
+                         "stop it first, or give this one its own DATA_DIR.")
 
 
 class DataDirLock:
@@ -93,8 +107,8 @@ class DataDirLock:
 
     Two launchers on one directory would share its SQLite database and audio but not a broker,
     so each worker's sweeper would re-queue the other's pending sessions into its own broker:
-    the second launcher is refused rather than run beside the first. The lock file also says who
-    holds it, so the refusal can name the running launcher.
+    the second launcher is refused rather than run beside the first, naming the first from its
+    run file (`run_file`).
     """
 
     def __init__(self, data_dir: Path) -> None:
@@ -102,28 +116,14 @@ class DataDirLock:
         self.path = self.data_dir / LOCK_FILE
         self._file: IO[str] | None = None
 
-    def acquire(self, **owner: object) -> None:
-        handle = self.path.open("a+")  # never truncate a file another launcher holds
+    def acquire(self) -> None:
+        handle = self.path.open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            try:
-                held_by = json.loads(handle.read() or "{}")
-            except ValueError:  # the owner is between truncating and writing
-                held_by = {}
             handle.close()
-            raise AlreadyRunning(self.data_dir, held_by) from None
+            raise AlreadyRunning(self.data_dir, run_file.read(self.data_dir)) from None
         self._file = handle
-        self.describe(**owner)
-
-    def describe(self, **owner: object) -> None:
-        """Record who holds the lock (pid, API and Redis URLs) for a refused launcher to show."""
-        assert self._file is not None
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(json.dumps({"pid": os.getpid(), **owner}))
-        self._file.flush()
 
     def release(self) -> None:
         if self._file is not None:

@@ -17,16 +17,23 @@ import redis
 
 from tests.conftest import BIN, DATABASE_URL, base_env, free_port, make_user
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _backends(backends) -> None:
+    """The processes these tests start share the run's database and Redis (tests/conftest.py)."""
+
+
 SEED_WORKER = ["celery", "-A", "coaching_assistant.core.celery_app", "worker", "--loglevel=info",
                "--concurrency=2", "--pool=threads"]
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, own_group: bool = False):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, own_group: bool = False,
+                 cwd: Path | None = None):
         self.log = log
         self.handle = log.open("wb")
         self.popen = subprocess.Popen(args, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-                                      start_new_session=own_group)
+                                      start_new_session=own_group, cwd=cwd)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

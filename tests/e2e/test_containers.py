@@ -48,13 +48,18 @@ def interpolate(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\$|\$\{(\w+)(:-([^}]*))?\}", one, value)
 
 
+# The Makefile's worker targets wrap the worker in CTRL_C_IS_A_STOP: `trap …; <command> || { … }`.
+CTRL_C_GUARD = re.compile(r"trap '\w+=1' INT; (.*) \|\| \{.*\}$")
+
+
 def make_commands(*targets: str, **variables: str) -> list[list[str]]:
-    """The commands `make` would run for the targets, with the venv prefix removed."""
+    """The commands `make` would run for the targets, with the venv prefix and Ctrl-C guard removed."""
     args = [f"{name}={value}" for name, value in variables.items()]
     env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     printed = subprocess.run(["make", "-n", "--no-print-directory", *targets, *args], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout
     lines = [line for line in printed.splitlines() if line and not re.match(r"(test -x|touch|\S+/pip )", line)]
+    lines = [guarded.group(1) if (guarded := CTRL_C_GUARD.match(line)) else line for line in lines]
     return [[word.removeprefix(".venv/bin/") for word in shlex.split(line)] for line in lines]
 
 
@@ -80,6 +85,15 @@ def test_compose_declares_the_stack_with_real_modules_and_files():
         for module, attribute in re.findall(r"uvicorn (\S+):(\w+)", command):
             assert hasattr(importlib.import_module(module), attribute)
     assert set(compose()["volumes"]) == {"redis-data", "postgres-data", "audio"}
+
+
+def test_compose_uses_the_database_of_env_example():
+    url = re.search(r"^DATABASE_URL=(\S+)$", (ROOT / ".env.example").read_text(), re.M).group(1)
+    app_env, postgres = compose()["x-app"]["environment"], compose()["services"]["postgres"]["environment"]
+    assert interpolate(app_env["DATABASE_URL"], {}) == url.replace("@localhost:", "@postgres:")
+    user, password, database = re.match(r"postgresql://(\w+):(\w+)@[^/]+/(\w+)$", url).groups()
+    assert (postgres["POSTGRES_USER"], interpolate(postgres["POSTGRES_PASSWORD"], {}), postgres["POSTGRES_DB"]) == \
+        (user, password, database)
 
 
 def test_compose_runs_the_makefiles_commands():

@@ -226,7 +226,7 @@ def test_run_with_an_unreachable_broker_exits_with_one_line(tmp_path, variable):
     assert f"Cannot reach the broker at redis://***@127.0.0.1:{port}/0: " in lines[0]
     assert f"unset {variable} to use the embedded one" in lines[0]
     assert "s3cret-pass" not in stdout + stderr and "Traceback" not in stdout + stderr
-    assert "API:" not in stdout  # nothing was started
+    assert "Starting the API" not in stdout  # nothing was started
     assert not (tmp_path / "data" / "redis").exists()
 
 

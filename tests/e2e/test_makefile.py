@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
 import time
 
 import httpx
@@ -28,9 +30,10 @@ def make(target: str, log, **env: str) -> Process:
 
 
 @pytest.mark.parametrize("target, env, expected", [
-    # CELERY_CONCURRENCY is honoured, and the worker registers the seed's task
-    ("run-celery", {"CELERY_CONCURRENCY": "3"},
-     ["concurrency: 3 (thread)", "coaching_assistant.tasks.transcription_tasks.transcribe_audio"]),
+    # CELERY_CONCURRENCY and WORKER_NAME are honoured, and the worker registers the seed's task
+    ("run-celery", {"CELERY_CONCURRENCY": "3", "WORKER_NAME": f"named{os.getpid()}"},
+     ["concurrency: 3 (thread)", "coaching_assistant.tasks.transcription_tasks.transcribe_audio",
+      f"named{os.getpid()}@"]),
     # the debug target keeps the default concurrency and logs at debug level
     ("run-celery-debug", {}, ["concurrency: 2 (thread)", "DEBUG/MainProcess"]),
 ])
@@ -42,6 +45,34 @@ def test_worker_targets(tmp_path, target, env, expected):
             assert text in worker.output()
     finally:
         stop_group(worker)
+    # Ctrl-C is a warm shutdown, which Celery ends with status 1: make must not call that an error
+    assert "Warm shutdown" in worker.output()
+    assert not re.search(r"make: \*\*\*", worker.output()), worker.output()[-2000:]
+
+
+def make_dry_run(target: str, **variables: str) -> str:
+    env = {key: value for key, value in base_env().items()
+           if key not in ("HOST", "PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    args = [f"{name}={value}" for name, value in variables.items()]
+    return subprocess.run(["make", "-n", "--no-print-directory", target, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_load_test_names_a_server_only_when_host_or_port_is_given():
+    assert "--server" not in make_dry_run("load-test")  # the script finds a running `make run` itself
+    assert "--server http://127.0.0.1:9000" in make_dry_run("load-test", PORT="9000")
+    assert "--server http://0.0.0.0:8000" in make_dry_run("load-test", HOST="0.0.0.0")
+
+
+def test_test_fast_needs_no_database_or_broker():
+    closed = free_port()  # nothing listens here: neither PostgreSQL nor Redis is reachable
+    env = base_env(TEST_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{closed}/none",
+                   TEST_REDIS_URL=f"redis://127.0.0.1:{closed}/0",
+                   PYTEST_ADDOPTS="-p no:cacheprovider -k 'fall_back_to_redis_url or truncated_file_is_refused'")
+    result = subprocess.run(["make", "--no-print-directory", "test-fast"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\b2 passed", result.stdout), result.stdout[-2000:]
 
 
 def test_run_api_honours_port(tmp_path):

@@ -125,7 +125,10 @@ def test_flow_script_uploads_a_file_and_follows_its_progress(tmp_path, private_r
     sid = re.search(r"session ([0-9a-f-]{36}), task", out).group(1)
     progress = [int(p) for p in re.findall(r"s\s+(\d+)%", out)]
     assert progress == sorted(progress) and any(0 < p < 100 for p in progress), out
-    assert "PROGRESS" in out and "SUCCESS" in out
+    assert "task PROGRESS" in out and "task SUCCESS" in out
+    # the session and its task are read apart: never paired on one line ("pending 5% PROGRESS")
+    assert not re.search(r"%\s+\w+\s+(PENDING|STARTED|PROGRESS|SUCCESS|FAILURE|RETRY)\b", out), out
+    assert out.strip().splitlines()[-2].split()[-1] == "SUCCESS", out  # the task's end is followed too
     row = session_row(sid)
     assert row.status == "completed" and f"Completed: {row.segments_count} segments" in out
 

@@ -101,6 +101,7 @@ def stored_segments(db, sid: str) -> list:
                            .order_by(TranscriptSegment.position)))
 
 
+@pytest.mark.slow
 def test_an_hour_behind_a_lying_header_is_decoded_and_transcribed_in_flat_memory(client, user_headers, settings,
                                                                                   db, empty_queue, tmp_path):
     """The issue's FLAC: its header says one second. The upload believes it (it only probes), the
@@ -191,6 +192,7 @@ def diarization_peak(samples: np.ndarray) -> tuple[float, list[Segment]]:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_diarization_memory_does_not_grow_with_the_recording(tmp_path):
     twenty, twenty_diarized = diarization_peak(quiet_recording(tmp_path / "twenty.f32", 20))
     hour, hour_diarized = diarization_peak(quiet_recording(tmp_path / "hour.f32", 60))
@@ -202,6 +204,7 @@ def test_diarization_memory_does_not_grow_with_the_recording(tmp_path):
     assert {s.speaker_id for s in hour_diarized} == {1, 2}
 
 
+@pytest.mark.slow
 def test_windows_read_in_blocks_are_the_windows_of_the_whole():
     samples = audio.decode(CONVERSATION)
     encoder = diarization.get_encoder(None)

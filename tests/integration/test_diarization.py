@@ -15,6 +15,7 @@ from coaching_assistant.services import audio, roles
 from coaching_assistant.stt.whisper import WhisperProvider
 from tests.helpers import CONVERSATION, TWO_MEN, speaker_accuracy, turns_of
 
+pytestmark = pytest.mark.slow  # the real speech engine and speaker encoder on the fixtures
 FIXTURES = {"male and female": CONVERSATION, "two male voices": TWO_MEN}
 
 

@@ -112,6 +112,7 @@ def test_more_cues_than_the_limit_are_refused(client, user_headers, db):
     assert_nothing_stored(client, user_headers, db, sid)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_the_largest_transcript_imports_and_exports_as_xlsx(client, user_headers):
     """20,000 cues: the XLSX export took about a minute before (a rescan of the sheet per row)."""

@@ -336,6 +336,7 @@ def test_taiwan_sessions_get_traditional_chinese_from_any_provider(client, user_
     assert segment["content"] == expected and segment["words"][0]["word"] == first_word
 
 
+@pytest.mark.slow
 def test_the_pipeline_separates_speakers_and_guesses_roles(client, user_headers, settings, empty_queue):
     """The default pipeline (real engine, diarization on) as a stage with its own progress range."""
     real = Settings(**{**settings.model_dump(), "stt_provider": "whisper", "diarization_enabled": True})
@@ -373,6 +374,7 @@ class ChineseTurns:
         return [Segment(words[0].start, words[-1].end, " ".join(w.word for w in words), 0.9, words)]
 
 
+@pytest.mark.slow
 def test_diarized_taiwan_sessions_have_no_spaces_between_characters(client, user_headers, settings, empty_queue):
     sid = new_session(client, user_headers, language="zh-TW")
     client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},

@@ -49,6 +49,7 @@ def test_a_flac_header_that_hides_the_length_decodes_to_the_real_length(tmp_path
         assert np.allclose(decoded[0:16000 * 20], bursts(20), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_decoding_stops_past_the_maximum_without_holding_what_it_decoded(tmp_path):
     """A header that says one second, and half an hour behind it: decoding stops at the limit, and
     what was decoded up to there was never in memory (a list of chunks was 58 MB of int16 here)."""

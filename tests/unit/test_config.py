@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from coaching_assistant.core.config import Settings
+from coaching_assistant.core.config import Settings, redacted
 from coaching_assistant.services.languages import normalize_language
 
 
@@ -11,6 +11,30 @@ def test_database_url_uses_psycopg3_and_sqlite_default(tmp_path):
         "postgresql+psycopg://u:p@h:5432/db"
     default = Settings(database_url=None, data_dir=tmp_path).sqlalchemy_url
     assert default == f"sqlite:///{tmp_path / 'coaching_assistant.db'}"
+
+
+def test_the_default_data_dir_is_the_users_whatever_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATA_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert Settings().data_dir == tmp_path / "home" / ".local" / "share" / "coaching-transcript"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert Settings().data_dir == tmp_path / "xdg" / "coaching-transcript"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/xdg")  # the XDG spec says: ignore it
+    assert Settings().data_dir == tmp_path / "home" / ".local" / "share" / "coaching-transcript"
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "mine"))
+    assert Settings().data_dir == tmp_path / "mine"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://coach_user:coach_pass_dev@db:5432/x", "postgresql://***@db:5432/x"),
+    ("redis://:s3cret@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ("sqlite:////data/coaching_assistant.db", "sqlite:////data/coaching_assistant.db"),
+])
+def test_urls_are_shown_without_credentials(url, shown):
+    assert redacted(url) == shown
 
 
 def test_celery_urls_fall_back_to_redis_url():

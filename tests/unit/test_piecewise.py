@@ -74,6 +74,7 @@ def test_a_recording_shorter_than_a_piece_goes_to_the_engine_whole():
     assert segments[0].start == 1.0
 
 
+@pytest.mark.slow
 def test_the_real_engine_transcribes_a_short_recording_exactly_as_before():
     from coaching_assistant.stt.whisper import WhisperProvider
 

@@ -32,6 +32,7 @@ def render(transcript: SimpleNamespace, fmt: str) -> bytes:
 
 
 # 20,000 rows took about a minute when every appended row was looked up again in the sheet.
+@pytest.mark.slow
 @pytest.mark.timeout(20)
 def test_xlsx_of_the_largest_transcript():
     book = load_workbook(io.BytesIO(render(session(MAX_TRANSCRIPT_SEGMENTS), "xlsx")))

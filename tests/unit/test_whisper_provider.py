@@ -10,6 +10,8 @@ from coaching_assistant.services.audio import decode
 from coaching_assistant.stt.whisper import WhisperProvider, load_model
 from tests.helpers import CONVERSATION, reference_text, word_error_rate
 
+pytestmark = pytest.mark.slow  # loads and runs the real speech engine
+
 
 @pytest.fixture(scope="module")
 def provider():

@@ -18,13 +18,6 @@ from coaching_assistant.core.config import get_settings
 TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
 
 
-def worker_command(*, concurrency: int | str = 2, loglevel: str = "info") -> list[str]:
-    """The command that starts a worker, for the Python code that starts one or tells a user how
-    to (the Makefile, the Dockerfiles and the docs spell it out for their own readers)."""
-    return ["celery", "-A", "coaching_assistant.core.celery_app", "worker", f"--loglevel={loglevel}",
-            f"--concurrency={concurrency}", "--pool=threads"]
-
-
 settings = get_settings()
 
 celery_app = Celery(

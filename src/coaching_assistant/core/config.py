@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,11 +13,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
+def default_data_dir() -> Path:
+    """The data directory when DATA_DIR is unset: one per user, whatever the current directory.
+
+    A path relative to the current directory gave `make run` (in the checkout) and a CLI command
+    run elsewhere two different SQLite databases. XDG's base directories: $XDG_DATA_HOME when it
+    is absolute, else ~/.local/share.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "coaching-transcript"
+
+
+def redacted(url: str) -> str:
+    """`url` with its user and password replaced by ***, for messages and logs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: str = Field("development", description="development, test or production")
-    data_dir: Path = Path("./data")
+    data_dir: Path = Field(default_factory=default_data_dir)
 
     # Database: SQLite under data_dir when unset; PostgreSQL through psycopg 3 in production.
     database_url: str | None = None
@@ -133,7 +155,7 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         url = self.database_url or f"sqlite:///{(self.data_dir / 'coaching_assistant.db').resolve()}"
-        # The seed writes postgresql://…; we talk to PostgreSQL through psycopg 3.
+        # DATABASE_URL is written postgresql://… (as in .env.example); we talk through psycopg 3.
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]

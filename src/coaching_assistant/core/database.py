@@ -1,4 +1,9 @@
-"""Engine and session lifecycle: a FastAPI dependency for requests, a context manager for tasks."""
+"""Engine and session lifecycle: a FastAPI dependency for requests, a context manager for tasks.
+
+Migrations first check that the database takes a connection (`check_connection`), so a stopped
+server or a wrong DATABASE_URL is one line naming the URL (password hidden) and the fix, not a
+migration's hundred-line traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
-from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.config import get_settings, redacted
+
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 3
+
+
+class DatabaseUnreachable(Exception):
+    """The database at `url` refused or failed a connection; the message is one line for a person."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url, self.reason = url, reason
+        fix = ("Start PostgreSQL, create the role and database (docs/development.md, step 3), "
+               "or unset DATABASE_URL to use SQLite in DATA_DIR."
+               if url.startswith("postgresql") else
+               "Check that its directory can be written, or point DATA_DIR or DATABASE_URL elsewhere.")
+        super().__init__(f"Cannot connect to the database at {redacted(url)}: {reason}. {fix}")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[-1]
+    return Path(path) if path and path != ":memory:" else None
 
 
 @lru_cache
@@ -23,9 +52,9 @@ def get_engine(url: str | None = None) -> Engine:
     pool = {"pool_size": 5, "max_overflow": settings.api_threads + 6,
             "pool_timeout": settings.database_pool_timeout_seconds}
     if url.startswith("sqlite"):
-        db_path = url.split(":///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        db_file = _sqlite_file(url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
         else:
             pool = {}  # an in-memory database has one connection per thread, no queue to size
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
@@ -40,7 +69,8 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3}, **pool)
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+                         **pool)
 
 
 @lru_cache
@@ -82,12 +112,38 @@ def get_db() -> Iterator[Session]:
         session.close()
 
 
+def check_connection(url: str) -> None:
+    """Open and close one connection to `url` (creating a SQLite file's directory); raise
+    DatabaseUnreachable, with the driver's first line as the reason, when that fails."""
+    db_file = _sqlite_file(url)
+    if db_file is not None:
+        try:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnreachable(url, f"{exc.strerror}: {db_file.parent}") from exc
+    connect_args = {} if url.startswith("sqlite") else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise DatabaseUnreachable(url, str(cause).strip().splitlines()[0].rstrip(".")) from exc
+    finally:
+        engine.dispose()
+
+
 def migrate(url: str | None = None) -> None:
-    """Apply Alembic migrations up to head (used by `run`, `migrate` and the tests)."""
+    """Apply Alembic migrations up to head (used by `run`, `migrate` and the tests).
+
+    Raises DatabaseUnreachable when the database takes no connection.
+    """
     from alembic import command
     from alembic.config import Config
 
+    url = url or get_settings().sqlalchemy_url
+    check_connection(url)
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
-    config.set_main_option("sqlalchemy.url", (url or get_settings().sqlalchemy_url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, "head")

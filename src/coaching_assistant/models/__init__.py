@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models. Table names follow the seed: `session`, `processing_status`."""
+"""SQLAlchemy 2 models. Table and column names are the original platform's (the README's "seed"),
+so its SQL runs as written: `session`, `processing_status`."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class CoachingSession(Base):
     audio_size_bytes: Mapped[int | None] = mapped_column(Integer)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     segments_count: Mapped[int] = mapped_column(Integer, default=0)
-    # The Celery task id of the current transcription attempt (the seed's column name).
+    # The Celery task id of the current transcription attempt.
     transcription_job_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Calls of retry-transcription so far; `attempts` restarts at 0 with each, this never does.

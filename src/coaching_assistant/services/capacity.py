@@ -1,10 +1,11 @@
 """How many workers a peak needs, from task durations measured in the database.
 
-The seed's "Resource Planning" calculation with its guessed TASK_DURATION_MINUTES replaced by
-what the service recorded: each completed session's wall time (claimed → saved) and its audio
-length. By Little's law the tasks in flight at a peak are arrivals per second × seconds per
-task; a safety margin on top gives the capacity (concurrent tasks) to provision, spread over at
-least two workers (so one can restart) with at most `per_worker` tasks each.
+The "Resource Planning" calculation of the seed (the original platform's guide; see README) with
+its guessed TASK_DURATION_MINUTES replaced by what the service recorded: each completed
+session's wall time (claimed → saved) and its audio length. By Little's law the tasks in flight
+at a peak are arrivals per second × seconds per task; a safety margin on top gives the capacity
+(concurrent tasks) to provision, spread over at least two workers (so one can restart) with at
+most `per_worker` tasks each.
 """
 
 from __future__ import annotations
