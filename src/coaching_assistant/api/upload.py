@@ -15,7 +15,7 @@ from typing import BinaryIO
 from fastapi import HTTPException, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from coaching_assistant.core.errors import CoachingError, ErrorCode, UploadRejected
+from coaching_assistant.core.errors import CoachingError, ErrorCode
 from coaching_assistant.services.sessions import ReceivedFile
 
 FIELD = "file"
@@ -71,8 +71,8 @@ class _FilePartWriter:
         self._in_file = False
 
 
-def _too_large(max_bytes: int) -> UploadRejected:
-    return UploadRejected(f"The file exceeds the upload limit of {max_bytes} bytes.",
+def _too_large(max_bytes: int) -> CoachingError:
+    return CoachingError(f"The file exceeds the upload limit of {max_bytes} bytes.",
                           code=ErrorCode.FILE_TOO_LARGE)
 
 
@@ -80,7 +80,7 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise UploadRejected("Send the audio as multipart/form-data with a 'file' field.",
+        raise CoachingError("Send the audio as multipart/form-data with a 'file' field.",
                              code=ErrorCode.MULTIPART_REQUIRED)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD_BYTES:
@@ -102,12 +102,12 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
             except (CoachingError, HTTPException):  # ours, or the body guard's (api/guard.py)
                 raise
             except Exception as exc:
-                raise UploadRejected(f"The multipart body could not be parsed: {exc}",
+                raise CoachingError(f"The multipart body could not be parsed: {exc}",
                                      code=ErrorCode.MALFORMED_MULTIPART) from exc
         if not writer.seen:
-            raise UploadRejected("The form has no 'file' field with the audio.", code=ErrorCode.MISSING_FILE)
+            raise CoachingError("The form has no 'file' field with the audio.", code=ErrorCode.MISSING_FILE)
         if not writer.filename:
-            raise UploadRejected("The 'file' field has no file name.", code=ErrorCode.MISSING_FILENAME)
+            raise CoachingError("The 'file' field has no file name.", code=ErrorCode.MISSING_FILENAME)
         return ReceivedFile(temp_path=temp_path, filename=writer.filename, size=writer.size)
     except BaseException:
         temp_path.unlink(missing_ok=True)

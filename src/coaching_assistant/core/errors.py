@@ -5,8 +5,8 @@ A code is a public interface: clients branch on the `code` of an API error body
 with the HTTP status it answers with; a rename is listed in CHANGELOG.md.
 
 A `PermanentError` ends the session `failed` at once with its code; a `TransientError` is
-retried with backoff. The other classes are the API's refusals, named for what callers catch.
-Nothing here imports FastAPI or Celery.
+retried with backoff. The other classes name refusals raised in many places or caught by type;
+any other refusal is a `CoachingError` with its code. Nothing here imports FastAPI or Celery.
 """
 
 from __future__ import annotations
@@ -149,16 +149,6 @@ class InvalidState(CoachingError):
     code = ErrorCode.INVALID_SESSION_STATUS
 
 
-class BrokerUnavailable(CoachingError):
-    code = ErrorCode.BROKER_UNAVAILABLE
-
-
-class QuotaExceeded(CoachingError):
-    """A per-user quota (README, "Limits"): 429 for rates that free up with time, 409 for amounts."""
-
-    code = ErrorCode.STORAGE_QUOTA_EXCEEDED
-
-
 class TooManyRequests(CoachingError):
     """A per-user concurrency cap (api/limits.py); always with Retry-After."""
 
@@ -167,18 +157,6 @@ class TooManyRequests(CoachingError):
 
 class Unauthorized(CoachingError):
     code = ErrorCode.UNAUTHORIZED
-
-
-class UploadRejected(CoachingError):
-    """The upload's form cannot be read as one audio file."""
-
-    code = ErrorCode.MALFORMED_MULTIPART
-
-
-class InvalidInput(CoachingError):
-    """An edit names something that is not there, or gives a value that is not allowed."""
-
-    code = ErrorCode.VALIDATION_ERROR
 
 
 class EditConflict(CoachingError):

@@ -20,14 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import new_session, rows_changed
-from coaching_assistant.core.errors import (
-    BrokerUnavailable,
-    CoachingError,
-    ErrorCode,
-    InvalidState,
-    NotFound,
-    QuotaExceeded,
-)
+from coaching_assistant.core.errors import CoachingError, ErrorCode, InvalidState, NotFound
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User, utcnow
 from coaching_assistant.services import audio, session_state, storage
 
@@ -65,7 +58,7 @@ def take_session_allowance(db: Session, *, settings: Settings, user: User) -> No
     began = db.scalar(select(started).where(User.id == user.id)) or now
     db.rollback()
     wait = (began + timedelta(hours=1) - now).total_seconds()
-    raise QuotaExceeded(f"You created {limit} sessions within an hour (MAX_SESSIONS_PER_HOUR); try again in "
+    raise CoachingError(f"You created {limit} sessions within an hour (MAX_SESSIONS_PER_HOUR); try again in "
                         f"{max(1.0, wait) / 60:.0f} minutes.", code=ErrorCode.SESSION_RATE_LIMITED,
                         retry_after=max(1.0, wait))
 
@@ -80,7 +73,7 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
     """MAX_STORED_BYTES_PER_USER: checked before an upload's body is read, and again with its size."""
     quota = settings.max_stored_bytes_per_user
     if quota and stored_bytes(db, user=user) + adding > quota:
-        raise QuotaExceeded(f"Your stored audio would exceed your quota of {quota} bytes "
+        raise CoachingError(f"Your stored audio would exceed your quota of {quota} bytes "
                             "(MAX_STORED_BYTES_PER_USER); delete sessions you no longer need.",
                             code=ErrorCode.STORAGE_QUOTA_EXCEEDED)
 
@@ -143,7 +136,8 @@ def _queue(db: Session, session: CoachingSession, enqueue: Enqueue, undo: sessio
         db.commit()
         db.refresh(session)
         on_undo()
-        raise BrokerUnavailable("The task queue is unreachable; nothing was queued. Try again shortly.") \
+        raise CoachingError("The task queue is unreachable; nothing was queued. Try again shortly.",
+                            ErrorCode.BROKER_UNAVAILABLE) \
             from exc
 
 
@@ -216,7 +210,7 @@ def retry(db: Session, *, settings: Settings, user: User, session_id: uuid.UUID,
                            code=ErrorCode.AUDIO_MISSING)
     limit = settings.max_retries_per_session
     if limit and session.retry_count >= limit:
-        raise QuotaExceeded(f"This session was retried {session.retry_count} times, the most allowed "
+        raise CoachingError(f"This session was retried {session.retry_count} times, the most allowed "
                             "(MAX_RETRIES_PER_SESSION); upload the audio to a new session instead.",
                             code=ErrorCode.RETRY_LIMIT_REACHED)
     undo = session_state.queue_retry(db, session.id, from_status=session.status, retry_count=session.retry_count)

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.database import rows_changed
-from coaching_assistant.core.errors import EditConflict, ErrorCode, InvalidInput, NotFound, StaleVersion
+from coaching_assistant.core.errors import CoachingError, EditConflict, ErrorCode, NotFound, StaleVersion
 from coaching_assistant.models import CoachingSession, TranscriptSegment
 from coaching_assistant.services import roles
 from coaching_assistant.services.transcript_parsing import MAX_SEGMENT_CHARS, clean
@@ -33,7 +33,7 @@ EDIT_ATTEMPTS = 40
 def _role(value: object, where: str) -> str:
     role = str(value).strip().lower() if isinstance(value, str) else ""
     if role not in roles.ROLES:
-        raise InvalidInput(f"{where}: {value!r} is not a role; use coach, client or unknown.",
+        raise CoachingError(f"{where}: {value!r} is not a role; use coach, client or unknown.",
                            ErrorCode.INVALID_ROLE)
     return role
 
@@ -77,11 +77,11 @@ def _speaker_roles_chosen(session: CoachingSession, assignments: dict[str, str])
     """{speaker id: role} of a request, refusing an empty request, unknown speakers and roles."""
     speakers = {str(s.speaker_id) for s in completed_segments(session)}
     if not assignments:
-        raise InvalidInput("speaker_roles is empty.", code=ErrorCode.INVALID_ROLE)
+        raise CoachingError("speaker_roles is empty.", code=ErrorCode.INVALID_ROLE)
     chosen: dict[str, str] = {}
     for speaker, value in assignments.items():
         if speaker not in speakers:
-            raise InvalidInput(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
+            raise CoachingError(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
                              f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
         chosen[speaker] = _role(value, f"speaker {speaker}")
     return chosen
@@ -91,15 +91,15 @@ def _segment_ids(session: CoachingSession, keys: list[str]) -> dict[str, uuid.UU
     """The segment id of each key of a request body, refusing malformed and repeated ids."""
     completed_segments(session)
     if not keys:
-        raise InvalidInput("No segment given.", code=ErrorCode.INVALID_SEGMENT)
+        raise CoachingError("No segment given.", code=ErrorCode.INVALID_SEGMENT)
     ids: dict[str, uuid.UUID] = {}
     for key in keys:
         try:
             ids[key] = uuid.UUID(key)
         except ValueError:
-            raise InvalidInput(f"{key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
+            raise CoachingError(f"{key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
     if len(set(ids.values())) != len(ids):
-        raise InvalidInput("A segment is given more than once.", code=ErrorCode.INVALID_SEGMENT)
+        raise CoachingError("A segment is given more than once.", code=ErrorCode.INVALID_SEGMENT)
     return ids
 
 
@@ -116,7 +116,7 @@ def _read(db: Session, session_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> dict
         .where(TranscriptSegment.session_id == session_id, TranscriptSegment.id.in_(list(ids.values()))))}
     for key, segment_id in ids.items():
         if segment_id not in found:
-            raise InvalidInput(f"Segment {key} is not in this transcript.", code=ErrorCode.UNKNOWN_SEGMENT)
+            raise CoachingError(f"Segment {key} is not in this transcript.", code=ErrorCode.UNKNOWN_SEGMENT)
     return found
 
 
@@ -171,9 +171,9 @@ def _versions_read(ids: dict[str, uuid.UUID], versions: dict[str, int]) -> dict[
         try:
             segment_id = uuid.UUID(key)
         except ValueError:
-            raise InvalidInput(f"versions: {key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
+            raise CoachingError(f"versions: {key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
         if segment_id not in ids.values():
-            raise InvalidInput(f"versions names {key!r}, which this request does not edit.",
+            raise CoachingError(f"versions names {key!r}, which this request does not edit.",
                                ErrorCode.INVALID_SEGMENT)
         expected[segment_id] = version
     return expected
@@ -182,11 +182,11 @@ def _versions_read(ids: dict[str, uuid.UUID], versions: dict[str, int]) -> dict[
 def _checked_text(key: str, text: object) -> str:
     """A segment's new text, stripped; refuses empty text, control characters and overlong text."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput(f"Segment {key}: the text must not be empty.", code=ErrorCode.INVALID_CONTENT)
+        raise CoachingError(f"Segment {key}: the text must not be empty.", code=ErrorCode.INVALID_CONTENT)
     if clean(text) != text:
-        raise InvalidInput(f"Segment {key}: the text contains control characters.", code=ErrorCode.INVALID_CONTENT)
+        raise CoachingError(f"Segment {key}: the text contains control characters.", code=ErrorCode.INVALID_CONTENT)
     if len(text) > MAX_SEGMENT_CHARS:
-        raise InvalidInput(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
+        raise CoachingError(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
                          code=ErrorCode.INVALID_CONTENT)
     return text.strip()
 
