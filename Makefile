@@ -16,7 +16,8 @@ CELERY := $(VENV)/bin/celery -A coaching_assistant.core.celery_app worker --pool
 WORKER_NAME ?=
 WORKER_HOSTNAME = $(if $(WORKER_NAME),--hostname=$(WORKER_NAME)@%h)
 # Celery ends the warm shutdown that Ctrl-C (SIGINT) starts with exit status 1, which make would
-# report as "Error 1" after a clean stop: the shell notes the Ctrl-C and exits 0 for that case.
+# report as "Error 1" after a clean stop: the shell notes the Ctrl-C and exits 0 for that case
+# (make itself still ends as an interrupted make does, without an error line).
 CTRL_C_IS_A_STOP = trap 'interrupted=1' INT; $(1) || { status=$$?; [ -n "$$interrupted" ] && [ $$status = 1 ] || exit $$status; }
 WORKER_IMAGE ?= coaching-transcript-worker
 

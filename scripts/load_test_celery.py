@@ -15,7 +15,6 @@ did not complete. Run with the system python3, it re-runs itself with the projec
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -41,16 +40,17 @@ def main() -> int:
     parser.add_argument("--server", help="API URL (default: COACHING_SERVER, else the running `make run`, "
                                          "else http://127.0.0.1:8000)")
     parser.add_argument("--file", type=Path, default=ROOT / "tests" / "fixtures" / "coaching_conversation.mp3")
-    parser.add_argument("--api-key", default=os.environ.get("COACHING_API_KEY"))
+    parser.add_argument("--api-key", help="API key (default: COACHING_API_KEY, else the local CLI user)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for all sessions")
     args = parser.parse_args()
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
+    from coaching_assistant.core.config import get_settings
     from coaching_assistant.run_file import server_url, use_running_broker
 
     server = args.server or server_url()
     use_running_broker()  # the per-worker counts read task results from its result backend
-    key = args.api_key
+    key = args.api_key or get_settings().coaching_api_key
     if not key:
         from coaching_assistant.cli import local_api_key
 

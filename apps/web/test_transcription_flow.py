@@ -113,6 +113,7 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
     import httpx
 
     from coaching_assistant.cli import local_api_key
+    from coaching_assistant.core.config import get_settings
 
     def ok(response: httpx.Response) -> dict:
         if response.is_error:
@@ -120,7 +121,7 @@ def upload(file: Path, server: str, api_key: str | None, language: str) -> str:
                              f"HTTP {response.status_code}: {response.text[:300]}")
         return response.json()
 
-    headers = {"Authorization": f"Bearer {api_key or local_api_key()}"}
+    headers = {"Authorization": f"Bearer {api_key or get_settings().coaching_api_key or local_api_key()}"}
     with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120) as client:
         try:
             session = ok(client.post("/api/v1/sessions", json={"title": f"Flow test: {file.name}",
@@ -153,7 +154,7 @@ def read_session(session_id: str) -> tuple[tuple[str, int, str | None], tuple, s
 
 
 def follow(session_id: str, timeout: float) -> int:
-    from coaching_assistant.core.task_queue import task_state, task_state_for_session
+    from coaching_assistant.core.task_queue import session_task_state
 
     print("4. Progress (the session in the database; its Celery task as the status endpoint reports it)")
     started = time.monotonic()
@@ -165,8 +166,7 @@ def follow(session_id: str, timeout: float) -> int:
             print(f"Session {session_id} was deleted.", file=sys.stderr)
             return 1
         session, outcome, job_id = found
-        live = session[0] in ("pending", "processing")
-        task = task_state_for_session(session[0], task_state(job_id) if live and job_id else None) if job_id else None
+        task = session_task_state(session[0], job_id)
         elapsed = time.monotonic() - started
         if session != shown_session:
             print(f"   {elapsed:6.1f}s  {session[1]:3d}%  {session[0]:<10}  {session[2] or ''}", flush=True)
@@ -197,7 +197,7 @@ def main() -> int:
     which.add_argument("--session", help="transcribe this pending session")
     parser.add_argument("--server", help="API URL (default: COACHING_SERVER, else the running `make run`, "
                                          "else http://127.0.0.1:8000)")
-    parser.add_argument("--api-key", default=os.environ.get("COACHING_API_KEY"))
+    parser.add_argument("--api-key", help="API key (default: COACHING_API_KEY, else the local CLI user)")
     parser.add_argument("--language", default="en-US")
     parser.add_argument("--limit", type=int, default=10, help="pending sessions to list")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to follow the progress")

@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from coaching_assistant.core.config import get_settings
+from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.launcher import worker_command
 
 logger = logging.getLogger("health_server")
@@ -57,7 +58,7 @@ def make_handler(health: Health) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.split("?")[0] not in ("/health", "/"):
-                self._send(404, {"code": "not_found", "message": "Try GET /health"})
+                self._send(404, {"code": ErrorCode.NOT_FOUND, "message": "Try GET /health"})
                 return
             self._send(*health.check())
 

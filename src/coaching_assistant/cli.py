@@ -31,8 +31,13 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Coaching Transcript: offline transcripts of coaching conversations."""
+    if ctx.invoked_subcommand != "run":
+        from coaching_assistant.run_file import use_running_database
+
+        use_running_database()  # the database `make run` uses, when DATABASE_URL does not say
 
 
 @main.command()
@@ -99,8 +104,10 @@ def local_api_key() -> str:
     """For a server on this machine's database: a CLI user whose key is kept in DATA_DIR."""
     from coaching_assistant.core.database import migrate as run_migrations
     from coaching_assistant.core.database import new_session
+    from coaching_assistant.run_file import use_running_database
     from coaching_assistant.services.users import create_user as create
 
+    use_running_database()  # also for the scripts, which call this without the CLI's group
     settings = get_settings()
     key_file = settings.data_dir / CLI_KEY_FILE
     if key_file.exists():
@@ -174,7 +181,7 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
               help="API URL (default: COACHING_SERVER, else the running `make run` of this DATA_DIR, "
                    "else http://127.0.0.1:8000)")
 @click.option("--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default="txt", show_default=True)
-@click.option("--api-key", envvar="COACHING_API_KEY",
+@click.option("--api-key",
               help="API key (default: COACHING_API_KEY, else a local CLI user kept in DATA_DIR)")
 @click.option("--language", default="en-US", show_default=True)
 @click.option("--title", default=None, help="session title (default: the file name)")
@@ -190,7 +197,7 @@ def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, la
         raise click.BadParameter(f"{file.name} is not a recording the server takes; use one of: "
                                  f"{', '.join(sorted(SUPPORTED_FORMATS))}.", param_hint="FILE")
     server = (server or server_url()).rstrip("/")
-    headers = {"Authorization": f"Bearer {api_key or local_api_key()}"}
+    headers = {"Authorization": f"Bearer {api_key or get_settings().coaching_api_key or local_api_key()}"}
     with httpx.Client(base_url=server, headers=headers, timeout=120) as client:
         try:
             session_id = _upload(client, file, title=title or file.name, language=language)

@@ -4,7 +4,8 @@
 the tools that talk to it cannot assume :8000 and :6379. The launcher records its pid, API URL
 and broker in this file; the CLI's `transcribe`, `make status`, `make load-test` and
 apps/web/test_transcription_flow.py read it when no flag or environment variable says otherwise
-(flag > environment or .env > this file > default). It is written atomically, readable by its
+(flag > environment or .env > this file > default); commands that open the database
+use the one recorded here when DATABASE_URL is unset. It is written atomically, readable by its
 owner only (a broker URL may hold a password), removed when the launcher exits, and ignored when
 its pid is dead (a launcher killed with SIGKILL leaves it behind).
 """
@@ -28,6 +29,7 @@ class RunningService:
     api_url: str
     broker_url: str
     result_backend: str
+    database_url: str
 
 
 def write(data_dir: Path, service: RunningService) -> None:
@@ -71,8 +73,26 @@ def _alive(pid: int) -> bool:
 def server_url() -> str:
     """The API to talk to when no --server flag names one: COACHING_SERVER, else the running
     service of this data directory, else http://127.0.0.1:8000."""
-    running = read(config.get_settings().data_dir)
-    return os.environ.get("COACHING_SERVER") or (running.api_url if running else DEFAULT_SERVER)
+    settings = config.get_settings()
+    if settings.coaching_server:
+        return settings.coaching_server
+    running = read(settings.data_dir)
+    return running.api_url if running else DEFAULT_SERVER
+
+
+def use_running_database() -> RunningService | None:
+    """Point this process at the running service's database when DATABASE_URL is unset
+    (environment or .env), so a command run from another directory (without the checkout's .env)
+    creates its user where `make run` will look for it. Returns the service used, if any."""
+    settings = config.get_settings()
+    if settings.database_url:
+        return None
+    running = read(settings.data_dir)
+    if running is None:
+        return None
+    os.environ["DATABASE_URL"] = running.database_url
+    config.get_settings.cache_clear()
+    return running
 
 
 def use_running_broker() -> RunningService | None:

@@ -85,7 +85,8 @@ class Stack:
         else:
             click.echo(f"Redis: {redacted(broker_url)}")
         run_file.write(self.settings.data_dir, RunningService(pid=os.getpid(), api_url=self.api_url,
-                                                              broker_url=broker_url, result_backend=result_backend))
+                                                              broker_url=broker_url, result_backend=result_backend,
+                                                              database_url=self.settings.sqlalchemy_url))
         self.worker = subprocess.Popen(
             [sys.executable, "-m", *launcher.worker_command(concurrency=self.concurrency, hostname="embedded@%h")],
             env=env,
@@ -131,7 +132,7 @@ class Stack:
     def _next_steps(self) -> str:
         cli = _command_path(Path(sys.executable).with_name("coaching-assistant"))
         if self.settings.data_dir.resolve() != default_data_dir().resolve():
-            cli = f"DATA_DIR={self.settings.data_dir} {cli}"
+            cli = f"DATA_DIR={self.settings.data_dir.resolve()} {cli}"
         recording = SAMPLE_RECORDING if SAMPLE_RECORDING.is_file() else Path("recording.m4a")
         return "\n".join([
             f"Ready: {self.api_url} (the API and a worker answer). Ctrl-C stops everything.",
@@ -173,7 +174,11 @@ def _command_path(path: Path) -> str:
 def run(*, host: str, port: int, concurrency: int) -> int:
     """Run the stack in the foreground; the exit status for `coaching-assistant run`."""
     stack = Stack(get_settings(), host=host, port=port, concurrency=concurrency)
-    stack.prepare()
+    try:
+        stack.prepare()
+    except KeyboardInterrupt:  # Ctrl-C while migrating or starting Redis (which dies with us)
+        click.echo("Stopped.")
+        return 130
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())

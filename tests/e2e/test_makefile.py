@@ -59,6 +59,12 @@ def make_dry_run(target: str, **variables: str) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+def test_python_starts_the_worker_the_makefile_runs():
+    from coaching_assistant.launcher import worker_command
+
+    assert " ".join(worker_command(concurrency=2)[1:]) in make_dry_run("run-celery", CELERY_CONCURRENCY="2")
+
+
 def test_load_test_names_a_server_only_when_host_or_port_is_given():
     assert "--server" not in make_dry_run("load-test")  # the script finds a running `make run` itself
     assert "--server http://127.0.0.1:9000" in make_dry_run("load-test", PORT="9000")

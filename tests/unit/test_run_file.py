@@ -16,7 +16,7 @@ from coaching_assistant.run_file import RunningService
 
 def service(pid: int, port: int = 9000) -> RunningService:
     return RunningService(pid=pid, api_url=f"http://127.0.0.1:{port}", broker_url="redis://127.0.0.1:41000/0",
-                          result_backend="redis://127.0.0.1:41000/0")
+                          result_backend="redis://127.0.0.1:41000/0", database_url="postgresql://app@db.example/app")
 
 
 def dead_pid() -> int:
@@ -67,7 +67,27 @@ def test_the_server_is_the_environments_then_the_running_ones_then_the_default(d
     run_file.write(data_dir, service(os.getpid(), port=9123))
     assert run_file.server_url() == "http://127.0.0.1:9123"
     monkeypatch.setenv("COACHING_SERVER", "http://api.example:8000")
+    get_settings.cache_clear()
     assert run_file.server_url() == "http://api.example:8000"
+
+
+def test_the_server_may_come_from_dot_env(data_dir, monkeypatch):
+    (data_dir / ".env").write_text("COACHING_SERVER=http://from-dotenv.example:8000\n")
+    monkeypatch.chdir(data_dir)
+    get_settings.cache_clear()
+    assert run_file.server_url() == "http://from-dotenv.example:8000"
+
+
+def test_the_running_database_is_used_only_when_none_is_configured(data_dir, monkeypatch):
+    run_file.write(data_dir, service(os.getpid()))
+    assert run_file.use_running_database() is None  # the test run's DATABASE_URL says otherwise
+    monkeypatch.delenv("DATABASE_URL")
+    get_settings.cache_clear()
+    try:
+        assert run_file.use_running_database() == service(os.getpid())
+        assert get_settings().database_url == "postgresql://app@db.example/app"
+    finally:
+        os.environ.pop("DATABASE_URL", None)  # set by use_running_database; monkeypatch restores the run's
 
 
 def test_the_running_broker_is_used_only_when_none_is_configured(data_dir, monkeypatch):

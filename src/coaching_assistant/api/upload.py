@@ -73,7 +73,7 @@ class _FilePartWriter:
 
 def _too_large(max_bytes: int) -> CoachingError:
     return CoachingError(f"The file exceeds the upload limit of {max_bytes} bytes.",
-                          code=ErrorCode.FILE_TOO_LARGE)
+                         code=ErrorCode.FILE_TOO_LARGE)
 
 
 async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> ReceivedFile:
@@ -81,7 +81,7 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise CoachingError("Send the audio as multipart/form-data with a 'file' field.",
-                             code=ErrorCode.MULTIPART_REQUIRED)
+                            code=ErrorCode.MULTIPART_REQUIRED)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD_BYTES:
         raise _too_large(max_bytes)  # early refusal; the real check counts the bytes below
@@ -103,7 +103,7 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
                 raise
             except Exception as exc:
                 raise CoachingError(f"The multipart body could not be parsed: {exc}",
-                                     code=ErrorCode.MALFORMED_MULTIPART) from exc
+                                    code=ErrorCode.MALFORMED_MULTIPART) from exc
         if not writer.seen:
             raise CoachingError("The form has no 'file' field with the audio.", code=ErrorCode.MISSING_FILE)
         if not writer.filename:

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # Database: SQLite under data_dir when unset; PostgreSQL through psycopg 3 in production.
     database_url: str | None = None
 
+    # Where the CLI and the scripts send their requests, and with which key (a flag wins; unset:
+    # the running `make run` of this data_dir, run.json, else http://127.0.0.1:8000 / a local CLI user).
+    coaching_server: str | None = None
+    coaching_api_key: str | None = None
+
     # Broker and result backend. CELERY_* fall back to REDIS_URL, which falls back to localhost.
     # (`coaching-assistant run` starts an embedded Redis and sets REDIS_URL for its children.)
     redis_url: str | None = None
@@ -137,7 +142,8 @@ class Settings(BaseSettings):
     max_edit_history: int = Field(
         50, ge=1, description="earlier texts one segment keeps; an edit beyond is refused (409 edit_history_full)")
 
-    @field_validator("database_url", "redis_url", "celery_broker_url", "celery_result_backend",
+    @field_validator("database_url", "coaching_server", "coaching_api_key", "redis_url", "celery_broker_url",
+                     "celery_result_backend",
                      "whisper_model_path", "google_application_credentials_json",
                      "google_project_id", "gcs_bucket", mode="before")
     @classmethod

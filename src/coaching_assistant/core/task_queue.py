@@ -71,6 +71,15 @@ def task_state_for_session(session_status: str, backend_state: str | None) -> st
     return backend_state if backend_state in ("STARTED", "PROGRESS", "RETRY") else "STARTED"
 
 
+def session_task_state(session_status: str, task_id: str | None) -> str | None:
+    """The task state to show beside a session: the result backend is asked only while the
+    session waits or runs (`task_state_for_session` says what the row allows)."""
+    if not task_id:
+        return None
+    live = session_status in (SessionStatus.PENDING, SessionStatus.PROCESSING)
+    return task_state_for_session(session_status, task_state(task_id) if live else None)
+
+
 def forget(task_id: str | None) -> None:
     """Drop a task's stored state from the result backend (its progress mentions the session)."""
     if not task_id:

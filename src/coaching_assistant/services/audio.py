@@ -53,17 +53,17 @@ def extension_of(filename: str) -> str:
     return Path(filename).suffix.lower().lstrip(".")
 
 
-def check_format(sample_rate: int, channels: int, *, status_code: int | None = None) -> None:
+def check_format(sample_rate: int, channels: int) -> None:
     """Refuse sample rates and channel counts no recording of a conversation has (see
     MIN_SAMPLE_RATE, MAX_CHANNELS). 0 means "not known yet" and passes: the frames are checked too."""
     if 0 < sample_rate < MIN_SAMPLE_RATE:
         raise PermanentError(
             f"The audio's sample rate is {sample_rate} Hz; the minimum is {MIN_SAMPLE_RATE} Hz.",
-            code=ErrorCode.SAMPLE_RATE_TOO_LOW, status_code=status_code)
+            code=ErrorCode.SAMPLE_RATE_TOO_LOW)
     if channels > MAX_CHANNELS:
         raise PermanentError(
             f"The audio has {channels} channels; the maximum is {MAX_CHANNELS}.",
-            code=ErrorCode.TOO_MANY_CHANNELS, status_code=status_code)
+            code=ErrorCode.TOO_MANY_CHANNELS)
 
 
 def probe(path: Path, extension: str) -> AudioInfo:
@@ -85,10 +85,10 @@ def probe(path: Path, extension: str) -> AudioInfo:
             if not container.streams.audio:
                 raise unsupported
             stream = container.streams.audio[0]
-            check_format(stream.codec_context.sample_rate, stream.codec_context.channels, status_code=422)
+            check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
             decoded = 0.0
             for frame in container.decode(stream):
-                check_format(frame.sample_rate, len(frame.layout.channels), status_code=422)
+                check_format(frame.sample_rate, len(frame.layout.channels))
                 decoded += frame.samples / (frame.sample_rate or 1)
                 if decoded >= 1.0:
                     break

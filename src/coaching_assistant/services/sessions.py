@@ -256,7 +256,8 @@ def delete_session(db: Session, *, settings: Settings, user: User, session_id: u
     return task_id
 
 
-def status_of(session: CoachingSession, *, task_state: str | None) -> dict[str, Any]:
+def status_of(session: CoachingSession) -> dict[str, Any]:
+    """The status as the API shows it, without `task_state` (the result backend's, added by the caller)."""
     row = session.processing_status
     progress = row.progress if row else 0
     if session.status == SessionStatus.COMPLETED:
@@ -282,7 +283,6 @@ def status_of(session: CoachingSession, *, task_state: str | None) -> dict[str, 
         "started_at": row.started_at if row else None,
         "estimated_completion": estimated,
         "processing_speed": speed,
-        "task_state": task_state,
         "error_code": session.error_code,
     }
 

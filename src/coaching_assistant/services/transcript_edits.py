@@ -34,7 +34,7 @@ def _role(value: object, where: str) -> str:
     role = str(value).strip().lower() if isinstance(value, str) else ""
     if role not in roles.ROLES:
         raise CoachingError(f"{where}: {value!r} is not a role; use coach, client or unknown.",
-                           ErrorCode.INVALID_ROLE)
+                            code=ErrorCode.INVALID_ROLE)
     return role
 
 
@@ -82,7 +82,7 @@ def _speaker_roles_chosen(session: CoachingSession, assignments: dict[str, str])
     for speaker, value in assignments.items():
         if speaker not in speakers:
             raise CoachingError(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
-                             f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
+                                f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
         chosen[speaker] = _role(value, f"speaker {speaker}")
     return chosen
 
@@ -174,7 +174,7 @@ def _versions_read(ids: dict[str, uuid.UUID], versions: dict[str, int]) -> dict[
             raise CoachingError(f"versions: {key!r} is not a segment id.", code=ErrorCode.INVALID_SEGMENT) from None
         if segment_id not in ids.values():
             raise CoachingError(f"versions names {key!r}, which this request does not edit.",
-                               ErrorCode.INVALID_SEGMENT)
+                                code=ErrorCode.INVALID_SEGMENT)
         expected[segment_id] = version
     return expected
 
@@ -187,7 +187,7 @@ def _checked_text(key: str, text: object) -> str:
         raise CoachingError(f"Segment {key}: the text contains control characters.", code=ErrorCode.INVALID_CONTENT)
     if len(text) > MAX_SEGMENT_CHARS:
         raise CoachingError(f"Segment {key}: the text is longer than {MAX_SEGMENT_CHARS} characters.",
-                         code=ErrorCode.INVALID_CONTENT)
+                            code=ErrorCode.INVALID_CONTENT)
     return text.strip()
 
 

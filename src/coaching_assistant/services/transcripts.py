@@ -1,9 +1,9 @@
 """A completed session's transcript as it is read: each segment's effective role and label, the
 JSON view, the statistics, and the rows every download is written from (`transcript_export`).
 
-Only reads live here. Edits (`transcript_edits`) and the import of an existing file
-(`transcript_import`) write, and read the transcript through `completed_segments`, so every view
-and every write refuses the same not-ready or empty transcript with the same error."""
+Only reads live here; edits (`transcript_edits`) and the import of an existing file
+(`transcript_import`) write. Every view and every edit reads the transcript through
+`completed_segments`, so they refuse a not-ready or empty transcript with the same error."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from coaching_assistant.api.task_events import wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.errors import ErrorCode
-from coaching_assistant.core.task_queue import enqueue_transcription, forget, task_state, task_state_for_session
+from coaching_assistant.core.task_queue import enqueue_transcription, forget, session_task_state
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
     sessions,
@@ -165,7 +165,7 @@ async def session_status(
         """The status as plain data, in one thread call that gives its connection back."""
         try:
             session = sessions.get_session(db, user=user, session_id=session_id, with_progress=True)
-            return sessions.status_of(session, task_state=None), session.transcription_job_id
+            return sessions.status_of(session), session.transcription_job_id
         finally:
             db.rollback()
 
@@ -178,17 +178,8 @@ async def session_status(
         with long_polls.slot(user.id):
             await wait_for_change(job_id, timeout=wait, changed=changed)
         found, job_id = await run_in_threadpool(read)
-    found["task_state"] = await _task_state(found["status"], job_id)
+    found["task_state"] = await run_in_threadpool(session_task_state, found["status"], job_id)
     return StatusOut(**found)
-
-
-async def _task_state(status: str, job_id: str | None) -> str | None:
-    """The state of the session's task, as it agrees with the session's status; the result
-    backend is asked only while the session waits or runs."""
-    if not job_id:
-        return None
-    live = status in (SessionStatus.PENDING, SessionStatus.PROCESSING)
-    return task_state_for_session(status, await run_in_threadpool(task_state, job_id) if live else None)
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,
