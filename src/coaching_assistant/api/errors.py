@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from coaching_assistant.core.errors import CoachingError, ErrorCode
+from coaching_assistant.core.errors import CoachingError, ErrorCode, RangeNotSatisfiable
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ def error_response(exc: CoachingError) -> JSONResponse:
     headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RangeNotSatisfiable):
+        headers = {**(headers or {}), "Content-Range": f"bytes */{exc.size}"}
     return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
 
 

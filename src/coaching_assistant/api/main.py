@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
@@ -26,8 +27,12 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     configure_logging()
-    app = FastAPI(title="Coaching Transcript", version=__version__, lifespan=_lifespan,
-                  description="Offline, speaker-labelled transcripts of coaching conversations.")
+    # /docs and /redoc load Swagger UI and ReDoc from the package's own copy (under
+    # /static-offline-docs), not from a CDN, so they work offline; Swagger UI's validator badge
+    # would fetch from validator.swagger.io, so it is off.
+    app = FastAPIOffline(title="Coaching Transcript", version=__version__, lifespan=_lifespan,
+                         description="Offline, speaker-labelled transcripts of coaching conversations.",
+                         swagger_ui_parameters={"validatorUrl": None})
     errors.install(app)
     app.add_middleware(ApiGuard, settings=get_settings())
     app.include_router(health.router)

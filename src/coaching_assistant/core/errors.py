@@ -52,6 +52,10 @@ class ErrorCode(StrEnum):
     SAMPLE_RATE_TOO_LOW = "sample_rate_too_low"
     TOO_MANY_CHANNELS = "too_many_channels"
     AUDIO_MISSING = "audio_missing"
+    # Downloading a session's audio
+    AUDIO_NOT_FOUND = "audio_not_found"
+    AUDIO_IN_BUCKET = "audio_in_bucket"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     # Transcripts: reading, editing, importing
     TRANSCRIPT_NOT_READY = "transcript_not_ready"
     NO_SEGMENTS = "no_segments"
@@ -105,6 +109,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     _E.INVALID_SEGMENT: 422, _E.UNKNOWN_SEGMENT: 422, _E.INVALID_CONTENT: 422, _E.EDIT_CONFLICT: 409,
     _E.EDIT_HISTORY_FULL: 409, _E.PRECONDITION_FAILED: 412, _E.INVALID_TRANSCRIPT: 422, _E.TOO_MANY_CUES: 422,
     _E.CUE_TOO_LONG: 422,
+    _E.AUDIO_NOT_FOUND: 404, _E.AUDIO_IN_BUCKET: 501, _E.RANGE_NOT_SATISFIABLE: 416,
     _E.INTERNAL_ERROR: 500, _E.BROKER_UNAVAILABLE: 503, _E.DATABASE_BUSY: 503, _E.DATABASE_UNAVAILABLE: 503,
     _E.SERVICE_UNAVAILABLE: 503,
 }
@@ -169,6 +174,17 @@ class StaleVersion(CoachingError):
     """The client said which version it edited, and the segment has changed since."""
 
     code = ErrorCode.PRECONDITION_FAILED
+
+
+class RangeNotSatisfiable(CoachingError):
+    """A Range header that names no bytes of the file, or cannot be read; the answer says the
+    file's size (`Content-Range: bytes */size`) so the client can ask again."""
+
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
+
+    def __init__(self, message: str, *, size: int):
+        super().__init__(message)
+        self.size = size
 
 
 class InvalidTranscript(CoachingError):

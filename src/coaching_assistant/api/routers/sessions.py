@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.lanes import ThreadLane
@@ -30,6 +31,7 @@ from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.core.task_queue import enqueue_transcription, forget, session_task_state
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
+    audio_download,
     sessions,
     storage,
     transcript_edits,
@@ -137,6 +139,34 @@ async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, u
             received.temp_path.unlink(missing_ok=True)  # stored (moved) on success; else never kept
     return QueuedOut(session_id=session.id, status=session.status,
                      task_id=session.transcription_job_id or "")
+
+
+@router.get("/{session_id}/audio", response_class=StreamingResponse,
+            responses={200: {"content": {media_type: {} for media_type in audio_download.MEDIA_TYPES.values()},
+                             "description": "the whole file; 206 with one `Range` (Content-Range)"},
+                       404: {"description": "no such session (session_not_found), or no stored audio: not "
+                                            "uploaded yet, imported, or deleted by retention (audio_not_found)"},
+                       416: {"description": "a Range that cannot be read or starts past the end "
+                                            "(range_not_satisfiable, Content-Range: bytes */size)"},
+                       501: {"description": "the audio is in a gs:// bucket (audio_in_bucket)"}})
+async def download_audio(session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
+                         settings: AppSettings) -> Response:
+    """The session's stored audio, for a player that seeks: `Accept-Ranges: bytes`, and one
+    `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` answers 206 with just those bytes. A Range with
+    several ranges gets the whole file (200)."""
+    def read() -> audio_download.AudioBytes:
+        try:
+            session = sessions.get_session(db, user=user, session_id=session_id)
+            return audio_download.read_audio(settings, session, range_header=request.headers.get("range"))
+        finally:
+            db.rollback()  # the connection goes back before the file is streamed
+
+    served = await run_in_threadpool(read)
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(served.length)}
+    if served.partial:
+        headers["Content-Range"] = f"bytes {served.first}-{served.last}/{served.size}"
+    return StreamingResponse(served.chunks, status_code=206 if served.partial else 200,
+                             media_type=served.media_type, headers=headers)
 
 
 @router.post("/{session_id}/retry-transcription", status_code=202, response_model=QueuedOut)
