@@ -57,6 +57,8 @@ class User(Base):
     # us look a key up by its hash; the key itself is never stored.
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    # Argon2 hash of the web sign-in password (services/users.py); None: the user cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     # MAX_SESSIONS_PER_HOUR: sessions created since the window began (deleting them gives none back).
     session_window_started_at: Mapped[datetime | None] = mapped_column()
     sessions_in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
