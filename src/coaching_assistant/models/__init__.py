@@ -67,6 +67,21 @@ class User(Base):
     sessions: Mapped[list[CoachingSession]] = relationship(back_populates="user")
 
 
+class WebSession(Base):
+    """A signed-in browser (services/web_sessions.py). Its cookie holds a random token; only the
+    token's SHA-256 is stored, so a copy of the table signs nobody in."""
+
+    __tablename__ = "web_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute cap, WEB_SESSION_MAX_DAYS
+
+    user: Mapped[User] = relationship()
+
+
 class CoachingSession(Base):
     __tablename__ = "session"
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from coaching_assistant.core.errors import CoachingError, ErrorCode
 from coaching_assistant.models import User
+from coaching_assistant.services import web_sessions
 
 KEY_PREFIX = "ca_"
 MIN_PASSWORD_CHARS = 10
@@ -90,12 +91,14 @@ def revoke_key(db: Session, *, email: str) -> bool:
 
 
 def set_password(db: Session, *, email: str, password: str) -> bool:
-    """Set (or replace) the user's password; False if there is no such user."""
+    """Set (or replace) the user's password and sign them out of every browser; False if there is
+    no such user."""
     password_hash = hash_password(password)
     user = db.scalar(select(User).where(User.email == normal_email(email)))
     if user is None:
         return False
     user.password_hash = password_hash
+    web_sessions.end_all(db, user.id)
     db.commit()
     return True
 
