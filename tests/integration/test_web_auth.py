@@ -292,3 +292,71 @@ def test_a_new_password_signs_the_user_out_everywhere(client, db):
     users.set_password(db, email=email, password="a different long password")
     assert client.get(SESSIONS, headers=browser).status_code == 401
     assert client.get(SESSIONS, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+# --- CSRF -----------------------------------------------------------------------------------------
+
+def csrf_refused(response) -> bool:
+    return response.status_code == 403 and response.json()["code"] == "csrf_failed"
+
+
+def test_a_cookie_write_without_the_right_csrf_token_is_refused_before_its_body(client):
+    email, _ = coach()
+    other, _ = coach()
+    browser = signed_in(client, email)
+    cookie = {"Cookie": browser["Cookie"]}
+    wrong = [cookie, {**cookie, "X-CSRF-Token": ""}, {**cookie, "X-CSRF-Token": "0" * 64},
+             {**cookie, "X-CSRF-Token": signed_in(client, other)["X-CSRF-Token"]},  # another session's
+             {**cookie, "X-CSRF-Token": signed_in(client, email)["X-CSRF-Token"]}]  # the same user's other one
+    for headers in wrong:
+        refused = client.post(SESSIONS, json={"title": "Forged"}, headers=headers)
+        assert csrf_refused(refused) and refused.headers["Connection"] == "close"
+    assert client.get(SESSIONS, headers=cookie).json()["items"] == []  # nothing was made
+    assert client.post(SESSIONS, json={"title": "Mine"}, headers=browser).status_code == 201
+
+
+def test_every_write_method_needs_the_token_and_reads_do_not(client):
+    email, _ = coach()
+    browser = signed_in(client, email)
+    cookie = {"Cookie": browser["Cookie"]}
+    sid = client.post(SESSIONS, json={"title": "Kept"}, headers=browser).json()["id"]
+    assert client.get(f"{SESSIONS}/{sid}", headers=cookie).status_code == 200
+    assert client.get("/api/v1/me", headers=cookie).status_code == 200
+    assert csrf_refused(client.delete(f"{SESSIONS}/{sid}", headers=cookie))
+    assert csrf_refused(client.patch(f"{SESSIONS}/{sid}/speaker-roles", json={"speaker_roles": {}}, headers=cookie))
+    assert csrf_refused(client.put(f"{SESSIONS}/{sid}", json={}, headers=cookie))
+    assert csrf_refused(client.post("/api/v1/auth/sign-out", headers=cookie))
+    assert client.get(f"{SESSIONS}/{sid}", headers=cookie).status_code == 200  # still there, still signed in
+    assert client.delete(f"{SESSIONS}/{sid}", headers=browser).status_code == 204
+
+
+def test_a_cookie_write_from_another_origin_is_refused_even_with_the_token(client):
+    email, _ = coach()
+    browser = signed_in(client, email)
+    for origin in ("https://evil.example", "null", "https://testserver", "http://testserver.evil.example"):
+        assert csrf_refused(client.post(SESSIONS, json={"title": "x"}, headers={**browser, "Origin": origin}))
+    for origin in ("http://testserver", "http://testserver:80", "HTTP://TestServer"):
+        assert client.post(SESSIONS, json={"title": "x"}, headers={**browser, "Origin": origin}).status_code == 201
+
+
+def test_a_key_needs_no_csrf_token_even_with_a_cookie_beside_it(client):
+    email, key = coach()
+    browser = signed_in(client, email)
+    headers = {"Authorization": f"Bearer {key}", "Cookie": browser["Cookie"], "Origin": "https://evil.example"}
+    assert client.post(SESSIONS, json={"title": "Scripted"}, headers=headers).status_code == 201
+
+
+def test_sign_in_from_another_origin_is_refused(client):
+    email, _ = coach()
+    refused = sign_in(client, email, Origin="https://evil.example")
+    assert csrf_refused(refused) and "set-cookie" not in refused.headers
+    assert sign_in(client, email, Origin="http://testserver").status_code == 200
+
+
+def test_the_origin_of_an_https_server_is_its_https_origin(app, backends):
+    email, _ = coach()
+    with TestClient(app, base_url="https://testserver") as https_client:
+        browser = signed_in(https_client, email)
+        for origin, status in (("http://testserver", 403), ("https://testserver:443", 201)):
+            response = https_client.post(SESSIONS, json={"title": "x"}, headers={**browser, "Origin": origin})
+            assert response.status_code == status, response.text

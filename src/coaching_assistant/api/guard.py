@@ -1,12 +1,13 @@
 """The gate every /api/v1 request passes before a route sees it (a plain ASGI middleware).
 
-In order, before a byte of the body is read: the API key or session cookie (api/auth.py), then a
-slot among the user's concurrent requests (api/limits.py), then the body itself is wrapped so that a JSON body
+In order, before a byte of the body is read: the API key or session cookie (api/auth.py), for a
+write with the cookie its CSRF token (api/csrf.py), then a slot among the user's concurrent
+requests (api/limits.py), then the body itself is wrapped so that a JSON body
 over MAX_JSON_BODY_BYTES is cut off (413 body_too_large) and a body that stops arriving for
 BODY_IDLE_TIMEOUT_SECONDS, or trickles in slower than BODY_MIN_BYTES_PER_SECOND, is abandoned
 (408 body_timeout). Uploads (multipart) have their own,
 larger limit, counted over every part in api/upload.py. Sign-in is the one route with neither
-key nor cookie; its body is capped like any other.
+key nor cookie (only its Origin is checked); its body is capped like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coaching_assistant.api.auth import authenticate
+from coaching_assistant.api.csrf import check_origin, check_write
 from coaching_assistant.api.errors import database_error, error_body, error_response
 from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.core.config import Settings
@@ -94,8 +96,13 @@ class ApiGuard:
             if declared.isdigit() and int(declared) > limit:
                 raise CoachingError(f"The request body exceeds the limit of {limit} bytes.",
                                     ErrorCode.FILE_TOO_LARGE if upload else ErrorCode.BODY_TOO_LARGE)
-            caller = None if (scope["method"], scope["path"]) == SIGN_IN else await authenticate(headers)
-            if caller is not None:
+            if (scope["method"], scope["path"]) == SIGN_IN:
+                check_origin(scope, self.settings)
+                caller = None
+            else:
+                caller = await authenticate(headers)
+                if caller.web_session is not None:
+                    check_write(scope, self.settings, caller.web_session)
                 self.requests.acquire(caller.user.id)
         except SQLAlchemyError as exc:
             await self._refuse(database_error(exc), scope, receive, send)
