@@ -54,7 +54,7 @@ def password_from_stdin() -> str:
     return password
 
 
-def password_hint(exc: CoachingError) -> click.ClickException:
+def password_refused(exc: CoachingError) -> click.ClickException:
     return click.BadParameter(exc.message, param_hint="password")
 
 
@@ -76,7 +76,7 @@ def create_user(email: str, password_stdin: bool) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
         except CoachingError as exc:
-            raise password_hint(exc) from exc
+            raise password_refused(exc) from exc
     click.echo(f"User {user.email} ({user.id}). Keep this API key; it is not shown again:", err=True)
     click.echo(key)
 
@@ -98,7 +98,7 @@ def set_password(email: str, password_stdin: bool) -> None:
         try:
             found = set_it(db, email=email, password=password)
         except CoachingError as exc:
-            raise password_hint(exc) from exc
+            raise password_refused(exc) from exc
     if not found:
         raise click.ClickException(f"No user with the email {normal_email(email)!r}.")
     click.echo(f"Set the password of {normal_email(email)}.")

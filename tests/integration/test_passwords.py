@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+from click.testing import CliRunner
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 
+from coaching_assistant.cli import main
 from coaching_assistant.models import User
 from coaching_assistant.services import users
 from tests.conftest import BIN, base_env, make_user
@@ -95,3 +97,13 @@ def test_set_password_replaces_the_password_and_keeps_the_key(db):
     assert users.authenticate(db, api_key=key) is not None
     unknown = cli("set-password", email(), "--password-stdin", stdin=PASSWORD + "\n")
     assert unknown.returncode == 1 and "No user" in unknown.stderr
+
+
+def test_set_password_without_the_flag_asks_twice_without_echo(db):
+    user, _ = make_user()
+    mismatch = CliRunner().invoke(main, ["set-password", user.email], input=f"{PASSWORD}\nsomething else\n")
+    assert mismatch.exit_code != 0 and stored_user(db, user.email).password_hash is None
+    result = CliRunner().invoke(main, ["set-password", user.email], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert users.verify_password(db, email=user.email, password=PASSWORD) is not None

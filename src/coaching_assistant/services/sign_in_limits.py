@@ -33,7 +33,7 @@ def _keys(email: str, address: str) -> tuple[str, str]:
             KEY_PREFIX + "address:" + address)
 
 
-def _unavailable(exc: redis.RedisError) -> CoachingError:
+def _unavailable() -> CoachingError:
     return CoachingError("Sign-in is unavailable for a moment (its attempt counter cannot be reached); "
                          "try again shortly.", ErrorCode.SERVICE_UNAVAILABLE, retry_after=5)
 
@@ -51,7 +51,7 @@ def reserve(client: redis.Redis, *, email: str, address: str) -> None:
             pipe.ttl(key)
         replies = pipe.execute()
     except redis.RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise _unavailable() from exc
     counts, ttls = replies[1::3], replies[2::3]
     waits = [ttl for count, limit, ttl in zip(counts, limits, ttls, strict=True) if count > limit]
     if waits:
@@ -64,4 +64,4 @@ def succeeded(client: redis.Redis, *, email: str, address: str) -> None:
     try:
         client.eval(_TAKE_BACK, 2, *_keys(email, address))
     except redis.RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise _unavailable() from exc
