@@ -12,6 +12,7 @@ import click
 
 from coaching_assistant.core.config import get_settings, redacted
 from coaching_assistant.core.database import DatabaseUnreachable
+from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services.transcript_export import TRANSCRIPT_FORMATS
 
 if TYPE_CHECKING:
@@ -49,22 +50,63 @@ def migrate() -> None:
     click.echo(f"Database is up to date: {redacted(get_settings().sqlalchemy_url)}")
 
 
+def password_from_stdin() -> str:
+    """The first line of stdin without its line ending (so `echo pw | …` and a file both work)."""
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.UsageError("--password-stdin: no password on the first line of stdin.")
+    return password
+
+
+def password_refused(exc: CoachingError) -> click.ClickException:
+    return click.BadParameter(exc.message, param_hint="password")
+
+
 @main.command("create-user")
 @click.argument("email")
-def create_user(email: str) -> None:
+@click.option("--password-stdin", is_flag=True,
+              help="also set the web sign-in password, read from the first line of stdin")
+def create_user(email: str, password_stdin: bool) -> None:
     """Create a user (or issue a new key for one) and print its API key as the last line."""
     from coaching_assistant.core.database import migrate as run_migrations
     from coaching_assistant.core.database import new_session
     from coaching_assistant.services.users import create_user as create
 
+    password = password_from_stdin() if password_stdin else None
     run_migrations()
     with new_session() as db:
         try:
-            user, key = create(db, email=email)
+            user, key = create(db, email=email, password=password)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
+        except CoachingError as exc:
+            raise password_refused(exc) from exc
     click.echo(f"User {user.email} ({user.id}). Keep this API key; it is not shown again:", err=True)
     click.echo(key)
+
+
+@main.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+def set_password(email: str, password_stdin: bool) -> None:
+    """Set or replace a user's web sign-in password (asked for twice unless --password-stdin)."""
+    from coaching_assistant.core.database import migrate as run_migrations
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import normal_email
+    from coaching_assistant.services.users import set_password as set_it
+
+    password = (password_from_stdin() if password_stdin
+                else click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    run_migrations()
+    with new_session() as db:
+        try:
+            found = set_it(db, email=email, password=password)
+        except CoachingError as exc:
+            raise password_refused(exc) from exc
+    if not found:
+        raise click.ClickException(f"No user with the email {normal_email(email)!r}.")
+    click.echo(f"Set the password of {normal_email(email)}.")
 
 
 @main.command("revoke-key")

@@ -1,11 +1,13 @@
 """The gate every /api/v1 request passes before a route sees it (a plain ASGI middleware).
 
-In order, before a byte of the body is read: the API key (api/auth.py), then a slot among the
-user's concurrent requests (api/limits.py), then the body itself is wrapped so that a JSON body
+In order, before a byte of the body is read: the API key or session cookie (api/auth.py), for a
+write with the cookie its CSRF token (api/csrf.py), then a slot among the user's concurrent
+requests (api/limits.py), then the body itself is wrapped so that a JSON body
 over MAX_JSON_BODY_BYTES is cut off (413 body_too_large) and a body that stops arriving for
 BODY_IDLE_TIMEOUT_SECONDS, or trickles in slower than BODY_MIN_BYTES_PER_SECOND, is abandoned
 (408 body_timeout). Uploads (multipart) have their own,
-larger limit, counted over every part in api/upload.py.
+larger limit, counted over every part in api/upload.py. Sign-in is the one route with neither
+key nor cookie (only its Origin is checked); its body is capped like any other.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coaching_assistant.api.auth import authenticate
+from coaching_assistant.api.csrf import check_origin, check_write
 from coaching_assistant.api.errors import database_error, error_body, error_response
 from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.core.config import Settings
@@ -27,6 +30,7 @@ from coaching_assistant.core.errors import HTTP_STATUS, CoachingError, ErrorCode
 PROTECTED_PREFIX = "/api/v1/"
 UPLOAD_SUFFIXES = ("/audio", "/transcript")  # POST /api/v1/sessions/{id}/audio and …/transcript
 MULTIPART_SLACK_BYTES = 1024 * 1024  # form headers and boundaries around the largest accepted file
+SIGN_IN = ("POST", "/api/v1/auth/sign-in")  # the way to get a cookie cannot require one
 
 
 class BodyRejected(HTTPException):
@@ -92,21 +96,34 @@ class ApiGuard:
             if declared.isdigit() and int(declared) > limit:
                 raise CoachingError(f"The request body exceeds the limit of {limit} bytes.",
                                     ErrorCode.FILE_TOO_LARGE if upload else ErrorCode.BODY_TOO_LARGE)
-            user = await authenticate(headers)
-            self.requests.acquire(user.id)
+            if (scope["method"], scope["path"]) == SIGN_IN:
+                check_origin(scope, self.settings)
+                caller = None
+            else:
+                caller = await authenticate(headers)
+                if caller.web_session is not None:
+                    check_write(scope, self.settings, caller.web_session)
+                self.requests.acquire(caller.user.id)
         except SQLAlchemyError as exc:
             await self._refuse(database_error(exc), scope, receive, send)
             return
         except CoachingError as exc:
             await self._refuse(exc, scope, receive, send)
             return
+        if caller is None:
+            await self._pass(scope, receive, send, limit=limit)
+            return
         try:
-            scope.setdefault("state", {})["user"] = user
-            await self.app(scope, guarded_receive(receive, limit=limit,
-                                                  idle_timeout=self.settings.body_idle_timeout_seconds,
-                                                  min_rate=self.settings.body_min_bytes_per_second), send)
+            scope.setdefault("state", {}).update(user=caller.user, web_session=caller.web_session)
+            await self._pass(scope, receive, send, limit=limit)
         finally:
-            self.requests.release(user.id)
+            self.requests.release(caller.user.id)
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send, *, limit: int) -> None:
+        """Hand the request to the app, its body counted and timed as it arrives."""
+        await self.app(scope, guarded_receive(receive, limit=limit,
+                                              idle_timeout=self.settings.body_idle_timeout_seconds,
+                                              min_rate=self.settings.body_min_bytes_per_second), send)
 
     @staticmethod
     async def _refuse(exc: CoachingError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -145,3 +145,23 @@ class SegmentContentIn(BaseModel):
     versions: dict[str, StrictInt] | None = Field(
         None, description='{"<segment id>": <the version you edited>}: 412 precondition_failed, and nothing '
                           "changed, if any of them was edited since")
+
+
+class SignInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=4096)  # longer than any accepted password; refused as wrong
+
+
+class SignedInOut(BaseModel):
+    email: str
+    csrf_token: str = Field(description="send it as X-CSRF-Token with every write made with the cookie")
+
+
+class MeOut(BaseModel):
+    email: str
+    has_password: bool
+    has_api_key: bool
+    api_key_prefix: str | None
+    csrf_token: str | None = Field(description="for writes with the session cookie; null with an API key")

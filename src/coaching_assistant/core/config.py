@@ -138,6 +138,19 @@ class Settings(BaseSettings):
     max_stored_bytes_per_user: int = Field(
         20 * 1024**3, ge=0, description="audio bytes one user may keep stored (0 = no limit)")
 
+    # Web sign-in (README, "Sign in")
+    web_session_idle_minutes: float = Field(
+        720, gt=0, description="a signed-in browser idle for this long must sign in again")
+    web_session_max_days: float = Field(30, gt=0, description="a sign-in lasts at most this long, however active")
+    sign_in_failures_per_email: int = Field(
+        5, ge=1, description="failed sign-ins to one account per SIGN_IN_FAILURE_WINDOW_MINUTES (429 beyond)")
+    sign_in_failures_per_address: int = Field(
+        20, ge=1, description="failed sign-ins from one client address per window (429 beyond)")
+    sign_in_failure_window_minutes: float = Field(15, gt=0, description="the window the failures are counted in")
+    trust_proxy_headers: bool = Field(
+        False, description="take https and the client address from X-Forwarded-Proto and X-Forwarded-For "
+                           "(only behind a reverse proxy that sets them)")
+
     # Transcript edits
     max_edit_history: int = Field(
         50, ge=1, description="earlier texts one segment keeps; an edit beyond is refused (409 edit_history_full)")

@@ -57,12 +57,29 @@ class User(Base):
     # us look a key up by its hash; the key itself is never stored.
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    # Argon2 hash of the web sign-in password (services/users.py); None: the user cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     # MAX_SESSIONS_PER_HOUR: sessions created since the window began (deleting them gives none back).
     session_window_started_at: Mapped[datetime | None] = mapped_column()
     sessions_in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[CoachingSession]] = relationship(back_populates="user")
+
+
+class WebSession(Base):
+    """A signed-in browser (services/web_sessions.py). Its cookie holds a random token; only the
+    token's SHA-256 is stored, so a copy of the table signs nobody in."""
+
+    __tablename__ = "web_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute cap, WEB_SESSION_MAX_DAYS
+
+    user: Mapped[User] = relationship()
 
 
 class CoachingSession(Base):

@@ -1,32 +1,70 @@
-"""Users and API keys. Keys are shown once and stored only as a SHA-256 hash."""
+"""Users, their API keys and their sign-in passwords.
+
+Keys are shown once and stored only as a SHA-256 hash: they are random 256-bit tokens, so a fast
+hash suffices and lets a key be looked up by it. Passwords are chosen by people, so they get
+Argon2 (pwdlib), slow on purpose; an email without a password is checked against a dummy hash, so
+the time an answer takes says nothing about whether the email exists.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coaching_assistant.core.errors import CoachingError, ErrorCode
 from coaching_assistant.models import User
+from coaching_assistant.services import web_sessions
 
 KEY_PREFIX = "ca_"
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1024  # Argon2 takes any length; a cap keeps a huge one from costing more
+passwords = PasswordHash((Argon2Hasher(),))
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def create_user(db: Session, *, email: str) -> tuple[User, str]:
-    """Create a user (or give an existing one a new key) and return it with its new API key."""
-    email = email.strip().lower()
+def hash_password(password: str) -> str:
+    """The Argon2 hash of an acceptable password; CoachingError (422) for one too short or too long."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise CoachingError(f"The password must have at least {MIN_PASSWORD_CHARS} characters.",
+                            ErrorCode.PASSWORD_TOO_SHORT)
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise CoachingError(f"The password may have at most {MAX_PASSWORD_CHARS} characters.",
+                            ErrorCode.PASSWORD_TOO_LONG)
+    return passwords.hash(password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return passwords.hash(secrets.token_urlsafe(16))
+
+
+def create_user(db: Session, *, email: str, password: str | None = None) -> tuple[User, str]:
+    """Create a user (or give an existing one a new key) and return it with its new API key; with
+    `password`, also set it (checked before anything is written)."""
+    email = normal_email(email)
     if "@" not in email or len(email) > 320:
         raise ValueError(f"not an email address: {email!r}")
+    password_hash = hash_password(password) if password is not None else None
     api_key = KEY_PREFIX + secrets.token_urlsafe(32)
     user = db.scalar(select(User).where(User.email == email)) or User(email=email)
     user.api_key_hash = hash_key(api_key)
     user.api_key_prefix = api_key[:10]
+    if password_hash is not None:
+        user.password_hash = password_hash
     db.add(user)
     db.commit()
     return user, api_key
@@ -43,10 +81,40 @@ def authenticate(db: Session, *, api_key: str) -> User | None:
 
 def revoke_key(db: Session, *, email: str) -> bool:
     """Remove the user's key hash so the key stops working; False if there is no such user."""
-    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    user = db.scalar(select(User).where(User.email == normal_email(email)))
     if user is None:
         return False
     user.api_key_hash = None
     user.api_key_prefix = None
     db.commit()
     return True
+
+
+def set_password(db: Session, *, email: str, password: str) -> bool:
+    """Set (or replace) the user's password and sign them out of every browser; False if there is
+    no such user."""
+    password_hash = hash_password(password)
+    user = db.scalar(select(User).where(User.email == normal_email(email)))
+    if user is None:
+        return False
+    user.password_hash = password_hash
+    web_sessions.end_all(db, user.id)
+    db.commit()
+    return True
+
+
+def verify_password(db: Session, *, email: str, password: str) -> User | None:
+    """The user whose email and password these are, else None, in the same time either way.
+
+    A hash made with weaker parameters than today's is replaced once the password verifies."""
+    user = db.scalar(select(User).where(User.email == normal_email(email)))
+    stored = user.password_hash if user is not None else None
+    if len(password) > MAX_PASSWORD_CHARS:
+        return None  # never a valid password, whoever's
+    valid, new_hash = passwords.verify_and_update(password, stored or _dummy_hash())
+    if not valid or user is None or stored is None:
+        return None
+    if new_hash is not None:
+        user.password_hash = new_hash
+        db.commit()
+    return user
