@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
 from coaching_assistant.api.guard import ApiGuard
-from coaching_assistant.api.routers import auth, health, metrics, sessions
+from coaching_assistant.api.routers import api_keys, auth, health, metrics, sessions
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
 
@@ -39,6 +39,7 @@ def create_app() -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(metrics.router)
     app.include_router(auth.router)
+    app.include_router(api_keys.router)
     return app
 
 

@@ -165,3 +165,8 @@ class MeOut(BaseModel):
     has_api_key: bool
     api_key_prefix: str | None
     csrf_token: str | None = Field(description="for writes with the session cookie; null with an API key")
+
+
+class ApiKeyOut(BaseModel):
+    api_key: str = Field(description="shown this once; only its hash is stored")
+    prefix: str = Field(description="the key's first characters, as GET /api/v1/me shows them later")

@@ -12,17 +12,19 @@ import functools
 import hashlib
 import hmac
 import secrets
+import uuid
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coaching_assistant.core.errors import CoachingError, ErrorCode
+from coaching_assistant.core.errors import CoachingError, ErrorCode, Unauthorized
 from coaching_assistant.models import User
 from coaching_assistant.services import web_sessions
 
 KEY_PREFIX = "ca_"
+SHOWN_PREFIX_CHARS = 10  # "ca_" and 7 characters of the key, kept to name it
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024  # Argon2 takes any length; a cap keeps a huge one from costing more
 passwords = PasswordHash((Argon2Hasher(),))
@@ -59,15 +61,52 @@ def create_user(db: Session, *, email: str, password: str | None = None) -> tupl
     if "@" not in email or len(email) > 320:
         raise ValueError(f"not an email address: {email!r}")
     password_hash = hash_password(password) if password is not None else None
-    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
     user = db.scalar(select(User).where(User.email == email)) or User(email=email)
-    user.api_key_hash = hash_key(api_key)
-    user.api_key_prefix = api_key[:10]
+    api_key = _replace_key(user)
     if password_hash is not None:
         user.password_hash = password_hash
     db.add(user)
     db.commit()
     return user, api_key
+
+
+def key_prefix(api_key: str) -> str:
+    """The start of a key kept with its hash, so a user can tell which key they hold."""
+    return api_key[:SHOWN_PREFIX_CHARS]
+
+
+def _replace_key(user: User) -> str:
+    """Give `user` a new API key, so the old one (if any) stops working once committed; returns the key."""
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    user.api_key_hash = hash_key(api_key)
+    user.api_key_prefix = key_prefix(api_key)
+    return api_key
+
+
+def _forget_key(user: User) -> None:
+    user.api_key_hash = None
+    user.api_key_prefix = None
+
+
+def _existing_user(db: Session, user_id: uuid.UUID) -> User:
+    user = db.get(User, user_id)
+    if user is None:  # deleted since the request was authenticated
+        raise Unauthorized("This user no longer exists.")
+    return user
+
+
+def issue_key(db: Session, user_id: uuid.UUID) -> str:
+    """A new API key for the user, replacing any old one at once (to be shown once: only its hash
+    is stored)."""
+    api_key = _replace_key(_existing_user(db, user_id))
+    db.commit()
+    return api_key
+
+
+def revoke_user_key(db: Session, user_id: uuid.UUID) -> None:
+    """Remove the user's API key, if they have one; it stops working at once."""
+    _forget_key(_existing_user(db, user_id))
+    db.commit()
 
 
 def authenticate(db: Session, *, api_key: str) -> User | None:
@@ -84,8 +123,7 @@ def revoke_key(db: Session, *, email: str) -> bool:
     user = db.scalar(select(User).where(User.email == normal_email(email)))
     if user is None:
         return False
-    user.api_key_hash = None
-    user.api_key_prefix = None
+    _forget_key(user)
     db.commit()
     return True
 
