@@ -85,15 +85,21 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def chromium() -> str:
+    """The Chromium binary; without one the tests skip, except under CI, where they fail."""
     executable = chromium_path()
     if executable is None or not Path(executable).exists():
         message = f"no Chromium found (CHROMIUM_PATH={os.environ.get('CHROMIUM_PATH', '')!r}, PATH)"
         if os.environ.get("CI"):
             pytest.fail(f"{message}: .ci/run installs Debian's chromium package")
         pytest.skip(f"{message}: apt-get install chromium, or set CHROMIUM_PATH")
+    return executable
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True)
         yield launched
         launched.close()
 
