@@ -22,7 +22,7 @@ CTRL_C_IS_A_STOP = trap 'interrupted=1' INT; $(1) || { status=$$?; [ -n "$$inter
 WORKER_IMAGE ?= coaching-transcript-worker
 
 .PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test docker-worker \
-	docker-worker-cloudrun docker-api test test-fast lint bench fixture clean
+	docker-worker-cloudrun docker-api test test-fast lint bench fixture screenshots clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,10 @@ bench: dev-setup
 ## Regenerate tests/fixtures (needs Debian's espeak-ng, sox, libsox-fmt-mp3)
 fixture:
 	$(PYTHON) scripts/make_fixture.py
+
+## A screenshot of each page, desktop and phone, under docs/screenshots/ (needs Debian's chromium)
+screenshots: dev-setup
+	$(VENV)/bin/python scripts/screenshots.py
 
 ## The virtualenv and caches; the data (DATA_DIR, default ~/.local/share/coaching-transcript) stays
 clean:

@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
 from coaching_assistant.api.guard import ApiGuard
-from coaching_assistant.api.routers import api_keys, auth, health, metrics, sessions
+from coaching_assistant.api.routers import api_keys, auth, health, metrics, redoc, sessions
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
 
@@ -29,8 +29,9 @@ def create_app() -> FastAPI:
     configure_logging()
     # /docs and /redoc load Swagger UI and ReDoc from the package's own copy (under
     # /static-offline-docs), not from a CDN, so they work offline; Swagger UI's validator badge
-    # would fetch from validator.swagger.io, so it is off.
-    app = FastAPIOffline(title="Coaching Transcript", version=__version__, lifespan=_lifespan,
+    # would fetch from validator.swagger.io, so it is off. /redoc is routers/redoc.py's (its
+    # bundle, as shipped, fetches a logo from cdn.redoc.ly).
+    app = FastAPIOffline(title="Coaching Transcript", version=__version__, lifespan=_lifespan, redoc_url=None,
                          description="Offline, speaker-labelled transcripts of coaching conversations.",
                          swagger_ui_parameters={"validatorUrl": None})
     errors.install(app)
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)
+    app.include_router(redoc.router)
     return app
 
 
