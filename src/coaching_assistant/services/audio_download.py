@@ -19,7 +19,7 @@ from typing import BinaryIO
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import CoachingError, ErrorCode, RangeNotSatisfiable
 from coaching_assistant.models import CoachingSession, SessionStatus
-from coaching_assistant.services import storage
+from coaching_assistant.services import audio, storage
 
 CHUNK_BYTES = 64 * 1024
 # The stored file's extension (always one of audio.SUPPORTED_FORMATS) -> what a browser expects.
@@ -79,7 +79,7 @@ def _audio_uri(session: CoachingSession) -> str:
 
 
 def media_type_of(uri: str) -> str:
-    return MEDIA_TYPES.get(uri.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    return MEDIA_TYPES.get(audio.extension_of(uri), "application/octet-stream")
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
