@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, sync_playwright
 
-from tests.e2e.conftest import start_api
+from tests.e2e.conftest import start_api, start_worker
 
 LOCAL_SCHEMES = ("data", "blob", "about")
+PASSWORD = "a coach's long password"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "coaching_conversation.mp3"
 
 
 def chromium_path() -> str | None:
@@ -111,13 +115,61 @@ def page_log(server_url: str) -> PageLog:
     return PageLog(server_url)
 
 
+@pytest.fixture(scope="package")
+def worker(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real Celery worker (the seed's command) on the run's broker, for the pages that upload."""
+    process = start_worker(tmp_path_factory.mktemp("browser-worker"))
+    yield
+    process.stop()
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    api_key: str
+
+
+def make_account() -> Account:
+    """A user with a password (and an API key, for setting up data through the API)."""
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.services.users import create_user
+
+    email = f"coach-{uuid.uuid4().hex[:8]}@example.com"
+    with new_session() as db:
+        _, key = create_user(db, email=email, password=PASSWORD)
+    return Account(email, PASSWORD, key)
+
+
 @pytest.fixture
-def page(browser: Browser, server_url: str, page_log: PageLog) -> Iterator[Page]:
-    """A page in a fresh context whose relative URLs go to the server; off-origin requests are
-    recorded, refused, and fail the test at its end unless it checked them itself."""
-    context = browser.new_context(base_url=server_url, viewport={"width": 1280, "height": 800})
+def account(server_url: str) -> Account:
+    return make_account()
+
+
+def new_context(browser: Browser, server_url: str, page_log: PageLog, **options) -> BrowserContext:
+    """A fresh context (no cookies) whose relative URLs go to the server; off-origin requests are
+    recorded and refused."""
+    options.setdefault("viewport", {"width": 1280, "height": 800})
+    context = browser.new_context(base_url=server_url, **options)
     context.on("request", page_log.record_request)
     context.route(lambda url: not page_log.is_local(url), lambda route: route.abort())
+    return context
+
+
+def sign_in(page: Page, account: Account) -> None:
+    """Sign in through the sign-in page, as a coach would, and wait for the sessions list."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(account.email)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/")
+
+
+@pytest.fixture
+def page(browser: Browser, server_url: str, page_log: PageLog) -> Iterator[Page]:
+    """A page in a fresh context; off-origin requests fail the test at its end unless it checked
+    them itself."""
+    context = new_context(browser, server_url, page_log)
     opened = context.new_page()
     opened.on("console", page_log.record_console)
     opened.on("pageerror", page_log.record_exception)
@@ -125,3 +177,10 @@ def page(browser: Browser, server_url: str, page_log: PageLog) -> Iterator[Page]
     context.close()
     if not page_log.origin_checked:
         page_log.assert_same_origin()
+
+
+@pytest.fixture
+def signed_in(page: Page, account: Account) -> Page:
+    """The page, signed in as `account` through the sign-in page."""
+    sign_in(page, account)
+    return page

@@ -15,6 +15,7 @@ from coaching_assistant.api.guard import ApiGuard
 from coaching_assistant.api.routers import api_keys, auth, health, metrics, redoc, sessions
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
+from coaching_assistant.web import pages
 
 
 @asynccontextmanager
@@ -42,6 +43,8 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(api_keys.router)
     app.include_router(redoc.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.assets(), name="static")
     return app
 
 
