@@ -22,7 +22,7 @@ CTRL_C_IS_A_STOP = trap 'interrupted=1' INT; $(1) || { status=$$?; [ -n "$$inter
 WORKER_IMAGE ?= coaching-transcript-worker
 
 .PHONY: dev-setup run run-api run-celery run-celery-debug run-flower status load-test docker-worker \
-	docker-worker-cloudrun docker-api test test-fast lint bench fixture screenshots clean
+	docker-worker-cloudrun docker-api test test-fast lint bench bench-web fixture screenshots clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,10 @@ lint: dev-setup
 
 bench: dev-setup
 	$(VENV)/bin/python bench/pipeline_overhead.py
+
+## The web app: bytes on first load of its pages, Upload click to transcript shown (needs Debian's chromium)
+bench-web: dev-setup
+	$(VENV)/bin/python scripts/web_bench.py
 
 ## Regenerate tests/fixtures (needs Debian's espeak-ng, sox, libsox-fmt-mp3)
 fixture:

@@ -1,90 +1,67 @@
 #!/usr/bin/env python3
-"""Save a screenshot of each page the service serves, desktop and phone, for the README.
+"""Save a screenshot of each page, in English and Traditional Chinese, desktop and phone.
 
     python3 scripts/screenshots.py [--out docs/screenshots]      (make screenshots)
 
-It starts its own `coaching-assistant run` (API, worker, embedded Redis and SQLite) in a fresh
-data directory, so the pictures show no one's real sessions and need no server running, and
-stops it at the end. Chromium is Debian's, found as the browser tests find it (CHROMIUM_PATH,
-else chromium or chromium-browser on PATH). Files are named PAGE-VIEWPORT.png.
+It starts its own `coaching-assistant run` in a fresh data directory (scripts/local_service.py),
+uploads the test fixture through the new-session page, and saves PAGE-LANGUAGE-VIEWPORT.png for
+the sign-in page, the sessions list, the new-session form, the transcript and the settings, plus
+the API's /docs and /redoc (English only).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from local_service import Service, chromium_path, local_service, sign_in, upload_through_page
 from project_python import ROOT, ensure_project_python
 
-PAGES = {"docs": "/docs", "redoc": "/redoc"}
+LANGUAGES = ("en", "zh-TW")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-# The launcher's own settings come from its data directory, not from this shell's servers.
-FOREIGN_SETTINGS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STORAGE_DIR",
-                    "COACHING_SERVER")
 
 
-def chromium_path() -> str:
-    found = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        sys.exit("No Chromium: apt-get install chromium, or set CHROMIUM_PATH.")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_service(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`coaching-assistant run` on a free port; returns once its API and a worker answer."""
-    env = {name: value for name, value in os.environ.items() if name not in FOREIGN_SETTINGS}
-    env["DATA_DIR"] = str(data_dir)
-    launcher = Path(sys.executable).parent / "coaching-assistant"
-    with log.open("wb") as output:
-        service = subprocess.Popen([str(launcher), "run", "--host", "127.0.0.1", "--port", str(free_port()),
-                                    "--concurrency", "1"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and service.poll() is None:
-        if "Ready:" in log.read_text(errors="replace"):
-            return service, json.loads((data_dir / "run.json").read_text())["api_url"]
-        time.sleep(0.2)
-    service.kill()
-    sys.exit(f"The service did not start:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop_service(service: subprocess.Popen[bytes]) -> None:
-    service.send_signal(signal.SIGINT)  # Ctrl-C: the launcher stops its API, worker and Redis
-    try:
-        service.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        service.kill()
-
-
-def shoot(server_url: str, out: Path) -> list[Path]:
+def shoot(service: Service, out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
-    saved = []
+    saved: list[Path] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        for viewport_name, viewport in VIEWPORTS.items():
-            context = browser.new_context(base_url=server_url, viewport=viewport,
-                                          is_mobile=viewport_name == "phone", has_touch=viewport_name == "phone")
-            page = context.new_page()
-            for page_name, path in PAGES.items():
-                page.goto(path, wait_until="networkidle")
-                saved.append(out / f"{page_name}-{viewport_name}.png")
-                page.screenshot(path=saved[-1])
-            context.close()
+        transcript_path = ""
+        for language in LANGUAGES:
+            for viewport_name, viewport in VIEWPORTS.items():
+                phone = viewport_name == "phone"
+                context = browser.new_context(base_url=service.url, viewport=viewport, locale=language,
+                                              is_mobile=phone, has_touch=phone)
+                page = context.new_page()
+
+                def save(name: str) -> None:
+                    page.wait_for_load_state("networkidle")
+                    saved.append(out / f"{name}-{language}-{viewport_name}.png")
+                    page.screenshot(path=saved[-1])  # noqa: B023 - used before the loop moves on
+
+                page.goto("/sign-in")
+                save("sign-in")
+                sign_in(page, service)
+                if not transcript_path:  # one upload, seen by every later screenshot
+                    upload_through_page(page, "Maria, week 3: career change")
+                    transcript_path = page.url.removeprefix(service.url)
+                page.goto("/")
+                save("sessions")
+                page.goto("/sessions/new")
+                save("new-session")
+                page.goto(transcript_path)
+                page.locator("[data-start]").first.wait_for()
+                save("transcript")
+                page.goto("/settings")
+                save("settings")
+                if language == "en":
+                    for name in ("docs", "redoc"):
+                        page.goto(f"/{name}", wait_until="networkidle")
+                        save(name)
+                context.close()
         browser.close()
     return saved
 
@@ -94,13 +71,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="coaching-screenshots-") as data_dir:
-        service, server_url = start_service(Path(data_dir), Path(data_dir) / "service.log")
-        try:
-            for saved in shoot(server_url, args.out):
-                print(saved)
-        finally:
-            stop_service(service)
+    with tempfile.TemporaryDirectory(prefix="coaching-screenshots-") as data_dir, \
+            local_service(Path(data_dir)) as service:
+        for saved in shoot(service, args.out):
+            print(saved)
     return 0
 
 

@@ -137,8 +137,10 @@ class Stack:
         return "\n".join([
             f"Ready: {self.api_url} (the API and a worker answer). Ctrl-C stops everything.",
             "Next, in another terminal:",
-            f"  transcribe a recording:  {cli} transcribe {recording}",
-            f"  an API key for HTTP:     {cli} create-user you@example.com",
+            f"  an account:              {cli} create-user you@example.com",
+            f"  its password:            {cli} set-password you@example.com",
+            f"  then sign in to the web app at {self.api_url}/",
+            f"  or transcribe from here: {cli} transcribe {recording}",
             f"  API docs:                {self.api_url}/docs",
         ])
 
