@@ -36,31 +36,22 @@ def shoot(service: Service, out: Path) -> list[Path]:
                 context = browser.new_context(base_url=service.url, viewport=viewport, locale=language,
                                               is_mobile=phone, has_touch=phone)
                 page = context.new_page()
-
-                def save(name: str) -> None:
-                    page.wait_for_load_state("networkidle")
-                    saved.append(out / f"{name}-{language}-{viewport_name}.png")
-                    page.screenshot(path=saved[-1])  # noqa: B023 - used before the loop moves on
-
                 page.goto("/sign-in")
-                save("sign-in")
+                shots = [("sign-in", "")]
                 sign_in(page, service)
                 if not transcript_path:  # one upload, seen by every later screenshot
                     upload_through_page(page, "Maria, week 3: career change")
                     transcript_path = page.url.removeprefix(service.url)
-                page.goto("/")
-                save("sessions")
-                page.goto("/sessions/new")
-                save("new-session")
-                page.goto(transcript_path)
-                page.locator("[data-start]").first.wait_for()
-                save("transcript")
-                page.goto("/settings")
-                save("settings")
+                shots += [("sessions", "/"), ("new-session", "/sessions/new"), ("transcript", transcript_path),
+                          ("settings", "/settings")]
                 if language == "en":
-                    for name in ("docs", "redoc"):
-                        page.goto(f"/{name}", wait_until="networkidle")
-                        save(name)
+                    shots += [("docs", "/docs"), ("redoc", "/redoc")]
+                for name, path in shots:
+                    if path:
+                        page.goto(path)
+                    page.wait_for_load_state("networkidle")
+                    saved.append(out / f"{name}-{language}-{viewport_name}.png")
+                    page.screenshot(path=saved[-1])
                 context.close()
         browser.close()
     return saved

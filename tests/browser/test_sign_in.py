@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
-import pytest
 from tests.browser.conftest import Account, PageLog, new_context, sign_in
 
 pytestmark = pytest.mark.browser

@@ -28,6 +28,7 @@ def test_the_whole_file_is_the_upload(client, user_headers, uploaded):
     assert response.headers["content-type"] == "audio/mpeg"
     assert response.headers["accept-ranges"] == "bytes"
     assert response.headers["content-length"] == str(SIZE)
+    assert "content-encoding" not in response.headers  # audio is never gzipped (api/main.py)
     assert "content-range" not in response.headers
 
 

@@ -60,6 +60,15 @@ def test_assets_are_revalidated_and_unknown_paths_are_404(client) -> None:
     assert client.get("/static/../pages.py").status_code == 404
 
 
+def test_scripts_and_pages_are_compressed_for_browsers_that_accept_it(client) -> None:
+    plain = client.get("/static/app.css", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    compressed = client.get("/static/app.css", headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.content == plain.content  # httpx decoded it
+    assert int(compressed.headers["content-length"]) < len(plain.content) / 2
+
+
 # Ways to turn a string into markup. None may appear in the web app's code: data is shown as text.
 HTML_SINKS = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                         r"setAttribute\(\s*[\"']style|setAttribute\(\s*[\"']on|createContextualFragment")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
@@ -15,6 +16,7 @@ from coaching_assistant.api.guard import ApiGuard
 from coaching_assistant.api.routers import api_keys, auth, health, metrics, redoc, sessions
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
+from coaching_assistant.services import transcript_export
 from coaching_assistant.web import pages
 
 
@@ -37,6 +39,11 @@ def create_app() -> FastAPI:
                          swagger_ui_parameters={"validatorUrl": None})
     errors.install(app)
     app.add_middleware(ApiGuard, settings=get_settings())
+    # Pages, scripts and JSON (a transcript's words) shrink several times; audio, 206 ranges and
+    # zip-based files (xlsx) are left as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES,
+                                              transcript_export.EXPORTS["xlsx"].media_type))
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(metrics.router)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -78,7 +79,7 @@ for _path in PAGE_PATHS:
 class WebAssets(StaticFiles):
     """The web app's own files: revalidated on every use, never sniffed as another type."""
 
-    def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-cache"})
         return response
