@@ -7,12 +7,12 @@ import { languageSwitch, notice } from "./layout.js";
 const t = strings({
   en: { title: "Sign in", email: "Email", password: "Password", sign_in: "Sign in", signing_in: "Signing in…",
         lead: "Transcripts of your coaching sessions, on your own server.",
-        no_account: "No account yet? Whoever runs this server creates one: coaching-assistant create-user EMAIL --password-stdin" },
+        no_account: "No account yet? Whoever runs this server creates one:" },
   // The fields and the button keep their English names beside the Chinese ones: scripts and
   // acceptance checks find them by those names in either language.
   "zh-TW": { title: "登入", email: "電子郵件 Email", password: "密碼 Password", sign_in: "登入 Sign in", signing_in: "登入中…",
              lead: "教練會談的逐字稿，存放在您自己的伺服器上。",
-             no_account: "還沒有帳號？請伺服器管理者建立：coaching-assistant create-user EMAIL --password-stdin" },
+             no_account: "還沒有帳號？請伺服器管理者建立：" },
 });
 
 /** Where to go after signing in: the page that sent us here, if it is one of ours. */
@@ -31,7 +31,7 @@ export function show() {
     h("h1", {}, t("title")),
     h("p", { class: "lead" }, t("lead")),
     field(t("email"), email), field(t("password"), password), message, button,
-    h("p", { class: "hint" }, t("no_account")));
+    h("p", { class: "hint" }, t("no_account"), " ", h("code", {}, "coaching-assistant create-user EMAIL --password-stdin")));
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
