@@ -71,7 +71,7 @@ function speakerItem(id, speaker, ctx) {
       replace(message, notice("error", error.message));
     }
   });
-  return h("li", { class: `speaker speaker-${id} role-${speaker.role}` },
+  return h("li", { class: `speaker-card speaker-${id} role-${speaker.role}` },
     h("div", { class: "speaker-head" }, h("span", { class: "speaker-label" }, speaker.label),
       h("span", { class: "hint" }, t("speaker", { id }))),
     h("p", { class: "speaker-role" }, roleText(speaker)),
