@@ -184,3 +184,20 @@ def test_racing_speaker_role_edits_both_land(client, user_headers, db):
     assert {key: entry["source"] for key, entry in after.speaker_roles.items()} == {"1": "user", "2": "user"}
     assert {key: entry["name"] for key, entry in after.speaker_roles.items()} == {"1": "Ann", "2": "Bob"}
     assert after.speaker_roles_version == before + len(wanted)
+
+
+def test_racing_label_and_role_edits_of_one_speaker_both_land(client, user_headers, db):
+    """A label and a role live in one speaker_roles entry: the label's write re-reads on a lost
+    compare-and-set, so neither edit undoes the other."""
+    vtt = ("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ann>Hello.\n\n"
+           "00:00:01.000 --> 00:00:02.000\n<v Bob>Hi there.\n")
+    sid, _ = imported(client, user_headers, vtt)
+    jobs = [lambda session_db: transcript_edits.set_speaker_roles(session_db, load(session_db, sid), {"1": "coach"}),
+            lambda session_db: transcript_edits.set_speaker_labels(session_db, load(session_db, sid), {"1": "Anna"})]
+    race = Race("session", len(jobs))
+    outcomes = race.run(jobs)
+
+    assert race.reached == len(jobs)
+    assert outcomes == [None] * len(jobs), outcomes
+    after = db.scalar(select(CoachingSession.speaker_roles).where(CoachingSession.id == uuid.UUID(sid)))
+    assert after["1"] == {"role": "coach", "confidence": 1.0, "source": "user", "name": "Ann", "label": "Anna"}

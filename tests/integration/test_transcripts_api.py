@@ -63,7 +63,8 @@ def test_import_gives_a_completed_session_with_roles_and_statistics(client, user
     sid, body = imported(client, user_headers)
     assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "completed"
     assert [s["role"] for s in body["segments"]] == ["coach", "client", "client", "coach", "client"]
-    assert body["speaker_roles"]["1"] == {"role": "coach", "confidence": 1.0, "source": "import", "label": "Coach"}
+    assert body["speaker_roles"]["1"] == {"role": "coach", "confidence": 1.0, "source": "import", "label": "Coach",
+                                           "user_label": None}
     assert body["speaker_roles"]["2"]["role"] == "client"
     stats = client.get(f"/api/v1/sessions/{sid}/stats", headers=user_headers).json()
     assert stats == body["statistics"]
@@ -141,7 +142,7 @@ def test_speaker_and_segment_roles_can_be_changed(client, user_headers):
                            headers=user_headers)
     assert swapped.status_code == 200, swapped.text
     assert swapped.json()["speaker_roles"]["1"] == {"role": "client", "confidence": 1.0, "source": "user",
-                                                    "label": "Client"}
+                                                    "label": "Client", "user_label": None}
     assert [s["role"] for s in swapped.json()["segments"]][:2] == ["client", "coach"]
 
     override = client.patch(f"{url}/segment-roles", json={"segment_roles": {first: "coach"}}, headers=user_headers)
@@ -161,6 +162,13 @@ def test_speaker_and_segment_roles_can_be_changed(client, user_headers):
     ("speaker-roles", {"speaker_roles": {"1": "boss"}}, 422, "invalid_role"),
     ("speaker-roles", {"speaker_roles": {}}, 422, "invalid_role"),
     ("speaker-roles", {"roles": {"1": "coach"}}, 422, "validation_error"),
+    ("speaker-labels", {"speaker_labels": {"3": "Anna"}}, 422, "unknown_speaker"),
+    ("speaker-labels", {"speaker_labels": {"1": "Anna", "2": "B" * 41}}, 422, "invalid_label"),
+    ("speaker-labels", {"speaker_labels": {"1": "Anna\x00"}}, 422, "invalid_label"),
+    ("speaker-labels", {"speaker_labels": {"1": "Anna\u202e"}}, 422, "invalid_label"),
+    ("speaker-labels", {"speaker_labels": {"1": "<v Anna>"}}, 422, "invalid_label"),
+    ("speaker-labels", {"speaker_labels": {}}, 422, "invalid_label"),
+    ("speaker-labels", {"speaker_labels": {"1": 7}}, 422, "validation_error"),
     ("segment-roles", {"segment_roles": {str(uuid.uuid4()): "coach"}}, 422, "unknown_segment"),
     ("segment-roles", {"segment_roles": {"not-a-uuid": "coach"}}, 422, "invalid_segment"),
     ("segment-roles", {"segment_roles": {"FIRST": "manager"}}, 422, "invalid_role"),
@@ -177,6 +185,61 @@ def test_bad_edits_are_refused_and_change_nothing(client, user_headers, path, bo
     assert response.json()["code"] == code and response.json()["message"]
     after = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()
     assert after == before
+
+
+def test_speaker_labels_replace_role_labels_everywhere(client, user_headers):
+    sid, body = imported(client, user_headers)
+    url = f"/api/v1/sessions/{sid}"
+    renamed = client.patch(f"{url}/speaker-labels", json={"speaker_labels": {"2": "  Anna\n  Lee "}},
+                           headers=user_headers)
+    assert renamed.status_code == 200, renamed.text
+    speakers = renamed.json()["speaker_roles"]
+    assert speakers["2"] == {"role": "client", "confidence": 1.0, "source": "import", "label": "Anna Lee",
+                             "user_label": "Anna Lee"}
+    assert speakers["1"]["label"] == "Coach" and speakers["1"]["user_label"] is None
+    assert [s["label"] for s in renamed.json()["segments"]] == ["Coach", "Anna Lee", "Anna Lee", "Coach", "Anna Lee"]
+    assert client.get(f"{url}/transcript", headers=user_headers).json()["speaker_roles"]["2"]["label"] == "Anna Lee"
+
+    captions = webvtt.from_buffer(io.StringIO(export(client, user_headers, sid, "vtt").text), format="vtt").captions
+    assert [c.voice for c in captions] == ["Coach", "Anna Lee", "Anna Lee", "Coach", "Anna Lee"]
+    assert list(srt.parse(export(client, user_headers, sid, "srt").text))[1].content.startswith("Anna Lee: I want")
+    assert export(client, user_headers, sid, "txt").text.split("\n\n")[1].startswith("Anna Lee [00:00:03]")
+    sheet = load_workbook(io.BytesIO(export(client, user_headers, sid, "xlsx").content)).active
+    assert [r[2] for r in list(sheet.iter_rows(values_only=True))[1:]] == ["Coach", "Anna Lee", "Anna Lee", "Coach",
+                                                                           "Anna Lee"]
+
+    # the name follows the speaker through a swap of roles; a segment given another role than its
+    # speaker's is labelled by that role
+    swapped = client.patch(f"{url}/speaker-roles", json={"speaker_roles": {"1": "client", "2": "coach"}},
+                           headers=user_headers).json()
+    assert swapped["speaker_roles"]["2"]["label"] == "Anna Lee" and swapped["speaker_roles"]["2"]["role"] == "coach"
+    second = swapped["segments"][1]["id"]
+    override = client.patch(f"{url}/segment-roles", json={"segment_roles": {second: "client"}},
+                            headers=user_headers).json()
+    assert [s["label"] for s in override["segments"]] == ["Client", "Client", "Anna Lee", "Client", "Anna Lee"]
+    assert list(srt.parse(export(client, user_headers, sid, "srt").text))[1].content.startswith("Client: I want")
+
+    # null and "" give the role's label back
+    for reset in (None, "", "   "):
+        client.patch(f"{url}/speaker-labels", json={"speaker_labels": {"2": "Anna"}}, headers=user_headers)
+        cleared = client.patch(f"{url}/speaker-labels", json={"speaker_labels": {"2": reset}}, headers=user_headers)
+        assert cleared.status_code == 200, cleared.text
+        assert cleared.json()["speaker_roles"]["2"]["label"] == "Coach"
+        assert cleared.json()["speaker_roles"]["2"]["user_label"] is None
+
+
+def test_speaker_labels_in_chinese_sessions_and_with_imported_names(client, user_headers):
+    text = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v 教練>你今天想談什麼？\n\n"
+            "00:00:02.500 --> 00:00:04.000\n<v 客戶>我想談工作。\n\n"
+            "00:00:04.500 --> 00:00:05.000\n<v 旁聽者>嗯。\n")
+    sid, _ = imported(client, user_headers, text=text, language="zh-TW")
+    url = f"/api/v1/sessions/{sid}"
+    body = client.patch(f"{url}/speaker-labels", json={"speaker_labels": {"1": "王老師", "3": "小明"}},
+                        headers=user_headers).json()
+    assert [s["label"] for s in body["segments"]] == ["王老師", "客戶", "小明"]
+    body = client.patch(f"{url}/speaker-labels", json={"speaker_labels": {"1": None, "3": None}},
+                        headers=user_headers).json()
+    assert [s["label"] for s in body["segments"]] == ["教練", "客戶", "旁聽者"]  # the imported name is back
 
 
 def test_text_edits_keep_their_history(client, user_headers):
@@ -281,6 +344,7 @@ def test_other_users_get_404_on_every_transcript_endpoint(client, user_headers, 
     segment = body["segments"][0]["id"]
     calls = [("get", "transcript?format=vtt", {}), ("get", "transcript?format=xlsx", {}), ("get", "stats", {}),
              ("patch", "speaker-roles", {"json": {"speaker_roles": {"1": "client"}}}),
+             ("patch", "speaker-labels", {"json": {"speaker_labels": {"1": "Anna"}}}),
              ("patch", "segment-roles", {"json": {"segment_roles": {segment: "client"}}}),
              ("patch", "segment-content", {"json": {"segment_content": {segment: "mine now"}}}),
              ("post", "transcript", {"files": {"file": ("t.srt", SRT.encode())}})]

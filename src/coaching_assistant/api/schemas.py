@@ -103,6 +103,7 @@ class SegmentOut(BaseModel):
     speaker_id: int
     role: Literal["coach", "client", "unknown"] = Field(description="effective role, after overrides")
     role_override: str | None = Field(description="a role set for this segment alone")
+    label: str = Field(description="the speaker's label, or the role's when the segment's role is not its speaker's")
     start_seconds: float
     end_seconds: float
     content: str
@@ -116,7 +117,8 @@ class SpeakerRoleOut(BaseModel):
     role: Literal["coach", "client", "unknown"]
     confidence: float | None
     source: str = Field(description="auto (from evidence), user, or import")
-    label: str
+    label: str = Field(description="user_label if set, else Coach/Client (教練/客戶), an imported name or Speaker N")
+    user_label: str | None = Field(None, description="the name the user gave this speaker (PATCH speaker-labels)")
 
 
 class TranscriptOut(BaseModel):
@@ -132,6 +134,12 @@ class TranscriptOut(BaseModel):
 class SpeakerRolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     speaker_roles: dict[str, str] = Field(description='{"1": "coach", "2": "client"}; case-insensitive')
+
+
+class SpeakerLabelsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speaker_labels: dict[str, str | None] = Field(
+        description='{"1": "Anna", "2": null}: one line, at most 40 characters; null or "" removes the label')
 
 
 class SegmentRolesIn(BaseModel):

@@ -87,11 +87,12 @@ def clean_name(name: object) -> str | None:
     return " ".join(kept.split())[:MAX_NAME_CHARS].rstrip() or None
 
 
-def label(role: str, speaker_id: int, language: str, name: str | None = None) -> str:
-    """Coach / Client (教練 / 客戶 for Chinese sessions); a speaker without a role keeps the name
-    an imported file gave it (cleaned, see clean_name), else is `Speaker N`."""
+def label(role: str, speaker_id: int, language: str, name: str | None = None, chosen: str | None = None) -> str:
+    """The label the user chose for the speaker (PATCH speaker-labels), else Coach / Client
+    (教練 / 客戶 for Chinese sessions); a speaker without a role keeps the name an imported file
+    gave it, else is `Speaker N`. Names are cleaned (see clean_name) each time they are written."""
     names = LABELS["zh" if language.lower().startswith(("zh", "cmn", "yue")) else "en"]
-    return names.get(role) or clean_name(name) or f"Speaker {speaker_id}"
+    return clean_name(chosen) or names.get(role) or clean_name(name) or f"Speaker {speaker_id}"
 
 
 def turns(lines: Sequence[Line]) -> list[list[Line]]:

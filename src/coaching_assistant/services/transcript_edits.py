@@ -1,4 +1,4 @@
-"""Edits of a completed transcript: the speakers' roles, a role per segment, and new text per
+"""Edits of a completed transcript: the speakers' roles and labels, a role per segment, and new text per
 segment with the replaced text kept in the segment's history.
 
 Every edit that can lose another's work is a compare-and-set: read, then write only if what was
@@ -51,19 +51,68 @@ def _until_written(db: Session, write: Callable[[], bool], *, conflict: str) -> 
 
 
 def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[str, str]) -> None:
-    """Roles chosen by the user. speaker_roles is one JSON value on the session, so two requests
-    that each set one speaker would overwrite each other: the write is a compare-and-set on
-    speaker_roles_version, and a lost race re-applies the request to the roles as they are now."""
+    """Roles chosen by the user; a speaker's other keys (an imported name, a label) stay."""
     chosen = _speaker_roles_chosen(session, assignments)
+
+    def apply(current: dict[str, dict[str, Any]]) -> None:
+        for speaker, role in chosen.items():
+            current[speaker] = {**current.get(speaker, {}), "role": role, "confidence": 1.0, "source": "user"}
+
+    _update_speakers(db, session, apply)
+
+
+def set_speaker_labels(db: Session, session: CoachingSession, labels: dict[str, str | None]) -> None:
+    """Names the user gave speakers ("Anna"); null or an empty name removes one, and the role's
+    label (Coach, 客戶) or the imported name applies again. Stored as `label` in the speaker's
+    speaker_roles entry, so it follows the speaker through a swap of roles."""
+    speakers = _speakers_of(session)
+    if not labels:
+        raise CoachingError("speaker_labels is empty.", code=ErrorCode.INVALID_LABEL)
+    chosen: dict[str, str | None] = {}
+    for speaker, value in labels.items():
+        _check_speaker(speaker, speakers)
+        chosen[speaker] = _checked_label(speaker, value)
+
+    def apply(current: dict[str, dict[str, Any]]) -> None:
+        for speaker, text in chosen.items():
+            entry = {key: value for key, value in current.get(speaker, {}).items() if key != "label"}
+            current[speaker] = entry if text is None else {**entry, "label": text}
+
+    _update_speakers(db, session, apply)
+
+
+def _checked_label(speaker: str, value: str | None) -> str | None:
+    """A speaker's label as one line (any run of spaces and line breaks becomes one space), or None
+    for none; refuses control and format characters, "<" and ">" (a label is written into every
+    cue of an export: see roles.clean_name) and labels longer than roles.MAX_NAME_CHARS."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if not text:
+        return None
+    if any(not ch.isprintable() or ch in "<>" for ch in text):
+        raise CoachingError(f"Speaker {speaker}: a label cannot contain control characters, '<' or '>'.",
+                            code=ErrorCode.INVALID_LABEL)
+    if len(text) > roles.MAX_NAME_CHARS:
+        raise CoachingError(f"Speaker {speaker}: a label is at most {roles.MAX_NAME_CHARS} characters.",
+                            code=ErrorCode.INVALID_LABEL)
+    return text
+
+
+def _update_speakers(db: Session, session: CoachingSession,
+                     apply: Callable[[dict[str, dict[str, Any]]], None]) -> None:
+    """Change the session's speaker_roles with `apply`. It is one JSON value on the session, so two
+    requests that each change one speaker would overwrite each other: the write is a
+    compare-and-set on speaker_roles_version, and a lost race re-applies the change to the
+    speakers as they are now."""
 
     def write() -> bool:
         row = db.execute(select(CoachingSession.speaker_roles, CoachingSession.speaker_roles_version)
                          .where(CoachingSession.id == session.id)).first()
         if row is None:
             raise NotFound("The session was deleted.")
-        current = dict(row.speaker_roles or {})
-        for speaker, role in chosen.items():
-            current[speaker] = {**current.get(speaker, {}), "role": role, "confidence": 1.0, "source": "user"}
+        current = {speaker: dict(entry) for speaker, entry in (row.speaker_roles or {}).items()}
+        apply(current)
         return rows_changed(db, update(CoachingSession)
                             .where(CoachingSession.id == session.id,
                                    CoachingSession.speaker_roles_version == row.speaker_roles_version)
@@ -73,16 +122,24 @@ def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[s
     _until_written(db, write, conflict="Too many edits of this transcript at once; try again.")
 
 
+def _speakers_of(session: CoachingSession) -> set[str]:
+    return {str(s.speaker_id) for s in completed_segments(session)}
+
+
+def _check_speaker(speaker: str, speakers: set[str]) -> None:
+    if speaker not in speakers:
+        raise CoachingError(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
+                            f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
+
+
 def _speaker_roles_chosen(session: CoachingSession, assignments: dict[str, str]) -> dict[str, str]:
     """{speaker id: role} of a request, refusing an empty request, unknown speakers and roles."""
-    speakers = {str(s.speaker_id) for s in completed_segments(session)}
+    speakers = _speakers_of(session)
     if not assignments:
         raise CoachingError("speaker_roles is empty.", code=ErrorCode.INVALID_ROLE)
     chosen: dict[str, str] = {}
     for speaker, value in assignments.items():
-        if speaker not in speakers:
-            raise CoachingError(f"Speaker {speaker!r} does not exist in this transcript (speakers: "
-                                f"{', '.join(sorted(speakers, key=int))}).", code=ErrorCode.UNKNOWN_SPEAKER)
+        _check_speaker(speaker, speakers)
         chosen[speaker] = _role(value, f"speaker {speaker}")
     return chosen
 

@@ -57,6 +57,7 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
         "segments": [
             {"id": s.id, "speaker_id": s.speaker_id, "role": effective_role(session, s),
              "role_override": s.role, "start_seconds": s.start_seconds, "end_seconds": s.end_seconds,
+             "label": _label(session, s),
              "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or [],
              "version": s.version}
             for s in segments
@@ -68,12 +69,18 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
 def _role_out(session: CoachingSession, speaker: str, entry: dict[str, Any]) -> dict[str, Any]:
     role = entry.get("role", "unknown")
     return {"role": role, "confidence": entry.get("confidence"), "source": entry.get("source", "auto"),
-            "label": roles.label(role, int(speaker), session.language, name=entry.get("name"))}
+            "label": roles.label(role, int(speaker), session.language, name=entry.get("name"),
+                                 chosen=entry.get("label")),
+            "user_label": roles.clean_name(entry.get("label"))}
 
 
 def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
-    return roles.label(effective_role(session, segment), segment.speaker_id, session.language,
-                       name=_speaker(session, segment.speaker_id).get("name"))
+    """The speaker's label; a segment given another role than its speaker's (a line the diarizer
+    gave the wrong speaker) is labelled by that role, not by the speaker's chosen name."""
+    speaker = _speaker(session, segment.speaker_id)
+    role = effective_role(session, segment)
+    chosen = speaker.get("label") if role == speaker.get("role", "unknown") else None
+    return roles.label(role, segment.speaker_id, session.language, name=speaker.get("name"), chosen=chosen)
 
 
 def rows(session: CoachingSession) -> list[transcript_export.Row]:

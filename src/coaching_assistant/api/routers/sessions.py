@@ -20,6 +20,7 @@ from coaching_assistant.api.schemas import (
     SessionCreate,
     SessionOut,
     SessionPage,
+    SpeakerLabelsIn,
     SpeakerRolesIn,
     StatusOut,
     TranscriptOut,
@@ -293,6 +294,14 @@ async def _edit(db: DbSession, user: Any, session_id: uuid.UUID, apply: Callable
 async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
     return await _edit(db, user, session_id, lambda session: transcript_edits.set_speaker_roles(db, session,
                                                                                          body.speaker_roles))
+
+
+@router.patch("/{session_id}/speaker-labels", response_model=TranscriptOut)
+async def speaker_labels(session_id: uuid.UUID, body: SpeakerLabelsIn, db: DbSession, user: CurrentUser) -> Response:
+    """Name speakers ("Anna"): the name replaces Coach/Client in the transcript and every export;
+    null or "" gives the speaker its role's label back."""
+    return await _edit(db, user, session_id, lambda session: transcript_edits.set_speaker_labels(db, session,
+                                                                                          body.speaker_labels))
 
 
 @router.patch("/{session_id}/segment-roles", response_model=TranscriptOut)

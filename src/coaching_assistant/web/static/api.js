@@ -28,6 +28,7 @@ const t = strings({
     precondition_failed: "這段文字已在別處被修改，請重新載入後再編輯。",
     edit_history_full: "這段文字的編輯紀錄已滿。",
     invalid_content: "文字內容無效。",
+    invalid_label: "名稱無效：不可包含控制字元、< 或 >，最多 40 個字。",
     csrf_failed: "安全檢查失敗，請重新載入頁面。",
     validation_error: "輸入的內容無效：{message}",
   },

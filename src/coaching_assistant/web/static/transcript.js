@@ -1,9 +1,193 @@
-// Placeholder until this page is built.
-import { currentUser } from "./api.js";
-import { h } from "./dom.js";
-import { pageFrame } from "./layout.js";
+// The transcript page, /sessions/{id}: the session's header and actions, its status live until the
+// transcript is ready, then the player, the segments, the speakers and the statistics.
+import { api, currentUser } from "./api.js";
+import { h, replace } from "./dom.js";
+import { clock, formatDate, lang, strings } from "./i18n.js";
+import { confirmAction, notice, pageFrame } from "./layout.js";
+import { createPlayer } from "./transcript_player.js";
+import { segmentList } from "./transcript_segments.js";
+import { speakersPanel } from "./transcript_speakers.js";
+import { statsPanel } from "./transcript_stats.js";
 
-export async function show() {
+// services/transcript_export.TRANSCRIPT_FORMATS; tests/browser/test_transcript_page.py fails when
+// the API gains a format without a link here.
+export const FORMATS = ["json", "vtt", "srt", "txt", "xlsx"];
+
+const t = strings({
+  en: {
+    back: "All sessions", not_found: "Session not found", created: "Created", length: "Length", language: "Language",
+    status: "Status", downloads: "Download", retry: "Retry", cancel: "Cancel transcription", delete: "Delete",
+    confirm_delete: "Delete “{title}”? Its audio and transcript are removed for good.",
+    confirm_cancel: "Stop transcribing “{title}”? You can retry later.", keep: "Keep transcribing",
+    uploading: "Uploading", pending: "Waiting", processing: "Transcribing", completed: "Completed", failed: "Failed",
+    cancelled: "Cancelled", progress: "{percent} % transcribed", left: "About {time} left",
+    waiting: "Waiting for a worker to start…", no_audio_yet: "No audio has been uploaded to this session yet.",
+    failed_message: "The transcription failed: {message}", cancelled_message: "The transcription was cancelled.",
+    try_again: "Try again", loading: "Loading the transcript…", format_json: "JSON", format_vtt: "WebVTT",
+    format_srt: "SRT", format_txt: "Text", format_xlsx: "Excel", download_as: "Download the transcript as {format}",
+  },
+  "zh-TW": {
+    back: "所有會談", not_found: "找不到會談", created: "建立時間", length: "長度", language: "語言",
+    status: "狀態", downloads: "下載", retry: "重試", cancel: "取消轉錄", delete: "刪除",
+    confirm_delete: "要刪除「{title}」嗎？它的音訊和逐字稿將永久移除。",
+    confirm_cancel: "要停止轉錄「{title}」嗎？之後可以重試。", keep: "繼續轉錄",
+    uploading: "上傳中", pending: "等待中", processing: "轉錄中", completed: "已完成", failed: "失敗",
+    cancelled: "已取消", progress: "已轉錄 {percent} %", left: "約剩 {time}",
+    waiting: "等待工作程序開始…", no_audio_yet: "這個會談還沒有上傳音訊。",
+    failed_message: "轉錄失敗：{message}", cancelled_message: "轉錄已取消。",
+    try_again: "再試一次", loading: "正在載入逐字稿…", format_json: "JSON", format_vtt: "WebVTT",
+    format_srt: "SRT", format_txt: "純文字", format_xlsx: "Excel", download_as: "下載逐字稿（{format}）",
+  },
+});
+
+const LIVE = ["pending", "processing"];
+const languageNames = new Intl.DisplayNames([lang], { type: "language" });
+const languageName = (code) => { try { return languageNames.of(code); } catch { return code; } };
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+export async function show({ id }) {
   const me = await currentUser();
-  pageFrame(me, "Coaching Transcript", h("h1", {}, "Coming soon"));
+  let session;
+  try {
+    session = await api(`/api/v1/sessions/${id}`);
+  } catch (error) {
+    if (error.status === 401) throw error;
+    pageFrame(me, t("not_found"), h("h1", {}, t("not_found")), notice("error", error.message), h("a", { href: "/" }, t("back")));
+    return;
+  }
+
+  const head = h("header", { class: "transcript-head" });
+  const statusArea = h("div", { class: "transcript-status", "aria-live": "polite" });
+  const playerSlot = h("div", { class: "player-slot" });
+  const body = h("div", { class: "transcript-body" });
+  const main = pageFrame(me, session.title, head, statusArea, playerSlot, body);
+  main.classList.add("transcript-page");
+
+  let player = null;
+  const ctx = {
+    sessionId: id,
+    seek: (seconds) => player?.seek(seconds),
+    update: (transcript, { focus } = {}) => {
+      renderTranscript(transcript);
+      if (focus) body.querySelector(focus)?.focus();
+    },
+  };
+
+  const renderTranscript = (transcript) => {
+    replace(body, segmentList(transcript, ctx),
+      h("aside", { class: "transcript-side" }, speakersPanel(transcript, ctx), statsPanel(transcript.statistics, ctx)));
+    player?.refresh();
+  };
+
+  const showPlayer = () => {
+    if (player || session.status === "uploading") return;
+    player = createPlayer(id, () => body.querySelectorAll(".segment"));
+    replace(playerSlot, player.element);
+  };
+
+  const loadTranscript = async () => {
+    replace(body, h("p", { class: "muted" }, t("loading")));
+    try {
+      renderTranscript(await api(`/api/v1/sessions/${id}/transcript`));
+    } catch (error) {
+      replace(body, notice("error", error.message), h("button", { type: "button", onclick: loadTranscript }, t("try_again")));
+    }
+  };
+
+  const act = async (work) => {
+    try {
+      await work();
+    } catch (error) {
+      replace(statusArea, notice("error", error.message));
+    }
+  };
+  const retry = () => act(async () => {
+    await api(`/api/v1/sessions/${id}/retry-transcription`, { method: "POST" });
+    session = await api(`/api/v1/sessions/${id}`);
+    renderHead();
+    follow();
+  });
+  const cancel = () => act(async () => {
+    if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel")))) return;
+    session = await api(`/api/v1/sessions/${id}/cancel`, { method: "POST" });
+    renderHead();
+    renderStatus({ status: session.status });
+  });
+  const remove = () => act(async () => {
+    if (!(await confirmAction(t("confirm_delete", { title: session.title }), t("delete")))) return;
+    await api(`/api/v1/sessions/${id}`, { method: "DELETE" });
+    location.assign("/");
+  });
+
+  const renderHead = () => {
+    const facts = [
+      [t("created"), formatDate(session.created_at)],
+      [t("length"), session.duration_seconds ? clock(session.duration_seconds) : "—"],
+      [t("language"), languageName(session.language)],
+      [t("status"), h("span", { class: `status ${session.status}` }, t(session.status))],
+    ];
+    const buttons = [];
+    if (["failed", "cancelled"].includes(session.status)) buttons.push(h("button", { type: "button", class: "primary", onclick: retry }, t("retry")));
+    if (LIVE.includes(session.status)) buttons.push(h("button", { type: "button", onclick: cancel }, t("cancel")));
+    buttons.push(h("button", { type: "button", class: "danger", onclick: remove }, t("delete")));
+    const downloads = session.status !== "completed" ? null : h("nav", { class: "downloads", "aria-label": t("downloads") },
+      h("span", { class: "downloads-label" }, t("downloads")),
+      FORMATS.map((format) => h("a", { class: "button small", href: `/api/v1/sessions/${id}/transcript?format=${format}`, download: true,
+        "data-format": format, title: t("download_as", { format: t(`format_${format}`) }) }, t(`format_${format}`))));
+    replace(head,
+      h("a", { class: "back", href: "/" }, `← ${t("back")}`),
+      h("h1", {}, session.title),
+      h("dl", { class: "facts" }, facts.map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value)))),
+      h("div", { class: "head-actions" }, downloads, h("div", { class: "actions start" }, buttons)));
+  };
+
+  const renderStatus = (status) => {
+    if (status.status === "completed") return replace(statusArea);
+    if (status.status === "failed") {
+      return replace(statusArea, notice("error", t("failed_message", { message: status.message ?? session.error_message ?? "" }), " ",
+        h("button", { type: "button", class: "small", onclick: retry }, t("retry"))));
+    }
+    if (status.status === "cancelled") {
+      return replace(statusArea, notice("info", t("cancelled_message"), " ", h("button", { type: "button", class: "small", onclick: retry }, t("retry"))));
+    }
+    if (status.status === "uploading") return replace(statusArea, notice("info", t("no_audio_yet")));
+    const progress = status.progress ?? 0;
+    const left = status.estimated_completion ? (Date.parse(status.estimated_completion) - Date.now()) / 1000 : null;
+    return replace(statusArea, h("div", { class: "card live" },
+      h("p", {}, h("strong", {}, t("progress", { percent: progress })), left > 0 ? ` · ${t("left", { time: clock(left) })}` : ""),
+      h("progress", { max: 100, value: progress, "aria-label": t("progress", { percent: progress }) }),
+      h("p", { class: "hint" }, status.message ?? t("waiting"))));
+  };
+
+  // Long-poll the status until the session leaves pending/processing; a completed one shows its transcript.
+  const follow = async () => {
+    let after = 0;
+    for (;;) {
+      let status;
+      try {
+        status = await api(`/api/v1/sessions/${id}/status?wait=20&after=${after}`);
+      } catch (error) {
+        if (error.code === "too_many_long_polls") { await sleep(5000); continue; }
+        replace(statusArea, notice("error", error.message, " ", h("button", { type: "button", class: "small", onclick: follow }, t("try_again"))));
+        return;
+      }
+      const changed = status.status !== session.status;
+      if (changed) {
+        session = await api(`/api/v1/sessions/${id}`);
+        renderHead();
+      }
+      renderStatus(status);
+      showPlayer();
+      if (status.status === "completed") { await loadTranscript(); return; }
+      if (!LIVE.includes(status.status)) return;
+      if (!changed && status.progress <= after) await sleep(1000); // the server answered at once
+      after = status.progress;
+    }
+  };
+
+  renderHead();
+  renderStatus({ status: session.status, message: session.error_message });
+  showPlayer();
+  if (session.status === "completed") await loadTranscript();
+  else if (LIVE.includes(session.status)) follow();
 }

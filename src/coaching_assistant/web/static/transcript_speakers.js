@@ -1,0 +1,79 @@
+// The speakers: each one's role with its confidence and source, a name to show instead of the
+// role's label, and swapping coach and client in one click.
+import { api } from "./api.js";
+import { h, replace } from "./dom.js";
+import { formatNumber, strings } from "./i18n.js";
+import { notice } from "./layout.js";
+import { roleName } from "./transcript_roles.js";
+
+const t = strings({
+  en: {
+    speakers: "Speakers", swap: "Swap coach and client", speaker: "Speaker {id}", name_of: "Name for speaker {id}",
+    name_hint: "Leave the name empty to show the role again.", save: "Save", saved: "Saved.",
+    confidence: "{role} · {percent} % sure", by_you: "{role} · set by you", imported: "{role} · from the imported file",
+    no_guess: "{role} · not enough evidence",
+  },
+  "zh-TW": {
+    speakers: "說話者", swap: "對調教練與客戶", speaker: "說話者 {id}", name_of: "說話者 {id} 的名稱",
+    name_hint: "名稱留空即恢復顯示角色。", save: "儲存", saved: "已儲存。",
+    confidence: "{role} · 信心 {percent} %", by_you: "{role} · 由您設定", imported: "{role} · 來自匯入的檔案",
+    no_guess: "{role} · 證據不足",
+  },
+});
+
+function roleText(speaker) {
+  const role = roleName(speaker.role);
+  if (speaker.source === "user") return t("by_you", { role });
+  if (speaker.source === "import") return t("imported", { role });
+  if (speaker.confidence === null || speaker.confidence === undefined) return t("no_guess", { role });
+  return t("confidence", { role, percent: formatNumber(speaker.confidence * 100) });
+}
+
+/** ctx: {sessionId, update(transcript, {focus})} */
+export function speakersPanel(transcript, ctx) {
+  const message = h("div", { class: "message" });
+  const entries = Object.entries(transcript.speaker_roles);
+  const coaches = entries.filter(([, s]) => s.role === "coach").map(([id]) => id);
+  const clients = entries.filter(([, s]) => s.role === "client").map(([id]) => id);
+  const swap = h("button", { type: "button", class: "swap", disabled: !coaches.length || !clients.length, onclick: async () => {
+    swap.disabled = true;
+    replace(message);
+    try {
+      const roles = Object.fromEntries([...coaches.map((id) => [id, "client"]), ...clients.map((id) => [id, "coach"])]);
+      ctx.update(await api(`/api/v1/sessions/${ctx.sessionId}/speaker-roles`, { method: "PATCH", json: { speaker_roles: roles } }),
+        { focus: ".speakers .swap" });
+    } catch (error) {
+      swap.disabled = false;
+      replace(message, notice("error", error.message));
+    }
+  } }, t("swap"));
+  return h("section", { class: "card speakers", "aria-labelledby": "speakers-title" },
+    h("h2", { id: "speakers-title" }, t("speakers")), swap, message,
+    h("ul", {}, entries.map(([id, speaker]) => speakerItem(id, speaker, ctx))));
+}
+
+function speakerItem(id, speaker, ctx) {
+  const input = h("input", { type: "text", maxlength: 40, value: speaker.user_label ?? "", placeholder: speaker.label,
+    "aria-label": t("name_of", { id }), autocomplete: "off" });
+  const save = h("button", { type: "submit", class: "small" }, t("save"));
+  const message = h("div", { class: "message" });
+  const form = h("form", { class: "speaker-name" }, input, save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    replace(message);
+    try {
+      const updated = await api(`/api/v1/sessions/${ctx.sessionId}/speaker-labels`, { method: "PATCH",
+        json: { speaker_labels: { [id]: input.value } } });
+      ctx.update(updated, { focus: `.speaker-${id} input` });
+    } catch (error) {
+      save.disabled = false;
+      replace(message, notice("error", error.message));
+    }
+  });
+  return h("li", { class: `speaker-card speaker-${id} role-${speaker.role}` },
+    h("div", { class: "speaker-head" }, h("span", { class: "speaker-label" }, speaker.label),
+      h("span", { class: "hint" }, t("speaker", { id }))),
+    h("p", { class: "speaker-role" }, roleText(speaker)),
+    form, h("p", { class: "hint" }, t("name_hint")), message);
+}

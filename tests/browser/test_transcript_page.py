@@ -1,0 +1,329 @@
+"""The transcript page in a real browser: the player and seeking, the keyboard, roles, speaker
+names, inline edits with their history and the SRT they end up in, statistics, safe rendering,
+live status, downloads for every format the API has, and delete."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from coaching_assistant.services.transcript_export import TRANSCRIPT_FORMATS
+from tests.browser.conftest import FIXTURE, Account, PageLog
+from tests.helpers import turns_of
+
+pytestmark = pytest.mark.browser
+
+XSS = "<img src=x onerror=alert(1)>"
+VTT = """WEBVTT
+
+00:00:00.500 --> 00:00:03.000
+<v Coach>Hi, what would you like to focus on today?
+
+00:00:03.500 --> 00:00:09.000
+<v Client>I want to talk about my new role.
+"""
+
+
+@pytest.fixture
+def api(server_url: str, account: Account) -> Iterator[httpx.Client]:
+    """The API as a script sees it: the account's Bearer key."""
+    headers = {"Authorization": f"Bearer {account.api_key}"}
+    with httpx.Client(base_url=server_url, headers=headers, timeout=60) as client:
+        yield client
+
+
+def transcribed(api: httpx.Client, *, wait: bool = True, title: str = "Weekly check-in") -> str:
+    """A session with the fixture's audio uploaded; with `wait`, transcribed to completion."""
+    created = api.post("/api/v1/sessions", json={"title": title, "language": "en-US", "num_speakers": 2})
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    uploaded = api.post(f"/api/v1/sessions/{sid}/audio",
+                        files={"file": (FIXTURE.name, FIXTURE.read_bytes(), "audio/mpeg")})
+    assert uploaded.status_code == 202, uploaded.text
+    if wait:
+        deadline = time.monotonic() + 240
+        status: dict = {}
+        while time.monotonic() < deadline:
+            status = api.get(f"/api/v1/sessions/{sid}/status",
+                             params={"wait": 20, "after": status.get("progress", 0)}).json()
+            if status["status"] not in ("pending", "processing"):
+                break
+        assert status["status"] == "completed", status
+        with_true_speakers(sid)
+    return sid
+
+
+def with_true_speakers(sid: str) -> None:
+    """The fixture's true turns as the session's segments, with roles guessed from them.
+
+    The test run's engine is the fake one (a segment per 5 s, "segment N", one speaker, no
+    diarization), so this stands in for the real engine and diarizer: two speakers who ask and
+    answer, as a coach would see them."""
+    from sqlalchemy import delete, update
+
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession, TranscriptSegment
+    from coaching_assistant.services import roles
+
+    turns = turns_of(FIXTURE)
+    speaker = {"coach": 1, "client": 2}
+    session_id = uuid.UUID(sid)
+    with new_session() as db:
+        db.execute(delete(TranscriptSegment).where(TranscriptSegment.session_id == session_id))
+        db.add_all(TranscriptSegment(session_id=session_id, position=i, speaker_id=speaker[turn["speaker"]],
+                                     start_seconds=turn["start"], end_seconds=turn["end"], content=turn["text"],
+                                     confidence=0.9, words=[]) for i, turn in enumerate(turns))
+        lines = [roles.Line(speaker[turn["speaker"]], turn["start"], turn["end"], turn["text"]) for turn in turns]
+        db.execute(update(CoachingSession).where(CoachingSession.id == session_id).values(
+            speaker_roles=roles.assign_roles(lines), segments_count=len(turns)))
+        db.commit()
+
+
+def transcript(api: httpx.Client, sid: str) -> dict:
+    response = api.get(f"/api/v1/sessions/{sid}/transcript")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def open_transcript(page: Page, sid: str) -> None:
+    page.goto(f"/sessions/{sid}")
+    expect(page.locator(".segment").first).to_be_visible(timeout=240_000)
+    page.wait_for_function("document.querySelector('audio') && document.querySelector('audio').readyState >= 1")
+
+
+def current_time(page: Page) -> float:
+    return page.evaluate("document.querySelector('audio').currentTime")
+
+
+def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    sid = transcribed(api, wait=False)  # the page follows the transcription live, then shows the transcript
+    signed_in.goto(f"/sessions/{sid}")
+    expect(signed_in.locator(".segment").first).to_be_visible(timeout=240_000)
+    signed_in.wait_for_function("document.querySelector('audio').readyState >= 1")
+    data = transcript(api, sid)
+
+    assert signed_in.locator("audio").count() == 1
+    assert signed_in.locator("audio").get_attribute("src") == f"/api/v1/sessions/{sid}/audio"
+    segments = signed_in.locator(".segment")
+    assert segments.count() == len(data["segments"]) >= 3
+    for i, segment in enumerate(data["segments"]):
+        item = segments.nth(i)
+        assert float(item.get_attribute("data-start")) == pytest.approx(segment["start_seconds"], abs=0.01)
+        assert item.get_attribute("data-role") == segment["role"] in ("coach", "client", "unknown")
+        expect(item.locator(".speaker")).to_have_text(segment["label"])
+
+    # click a later segment: the audio goes there and plays, and that segment is the current one
+    later = len(data["segments"]) * 2 // 3
+    start = data["segments"][later]["start_seconds"]
+    segments.nth(later).locator(".text").click()
+    signed_in.wait_for_function("!document.querySelector('audio').paused")
+    assert current_time(signed_in) == pytest.approx(start, abs=0.5)
+    expect(segments.nth(later)).to_have_attribute("aria-current", "true")
+    assert signed_in.locator(".segment[aria-current]").count() == 1
+
+    # keyboard: space pauses and plays from anywhere but a field; arrows move 5 s
+    signed_in.evaluate("document.activeElement.blur()")
+    signed_in.keyboard.press("Space")
+    signed_in.wait_for_function("document.querySelector('audio').paused")
+    before = current_time(signed_in)
+    signed_in.keyboard.press("ArrowRight")
+    assert current_time(signed_in) == pytest.approx(before + 5, abs=0.3)
+    signed_in.keyboard.press("ArrowLeft")
+    signed_in.keyboard.press("ArrowLeft")
+    assert current_time(signed_in) == pytest.approx(before - 5, abs=0.3)
+    signed_in.keyboard.press("Space")
+    signed_in.wait_for_function("!document.querySelector('audio').paused")
+    signed_in.keyboard.press("Space")
+    signed_in.wait_for_function("document.querySelector('audio').paused")
+    # typing in a field does not play
+    signed_in.locator(".speaker-name input").first.focus()
+    signed_in.keyboard.press("Space")
+    assert signed_in.evaluate("document.querySelector('audio').paused")
+
+    # a download link for every format the API has, and only those
+    links = signed_in.locator(".downloads a")
+    formats = [links.nth(i).get_attribute("data-format") for i in range(links.count())]
+    assert sorted(formats) == sorted(TRANSCRIPT_FORMATS)
+    for i, fmt in enumerate(formats):
+        assert links.nth(i).get_attribute("href") == f"/api/v1/sessions/{sid}/transcript?format={fmt}"
+        assert links.nth(i).get_attribute("download") is not None
+
+    # the talk share chart: one rect per role, as wide as its share, and the shares as text
+    shares = data["statistics"]["roles"]
+    rects = signed_in.locator(".stats svg rect")
+    assert rects.count() == len(shares)
+    for i in range(rects.count()):
+        role = rects.nth(i).get_attribute("data-role")
+        assert float(rects.nth(i).get_attribute("width")) == pytest.approx(shares[role]["talk_share"] * 100, abs=0.01)
+    legend = signed_in.locator(".stats .legend").inner_text()
+    for role in shares:
+        assert f"{round(shares[role]['talk_share'] * 100, 1):g} %" in legend
+    expect(signed_in.locator(".stats dl")).to_contain_text("Questions")
+
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()
+
+
+def test_roles_swap_override_and_speaker_names(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    sid = transcribed(api)
+    open_transcript(signed_in, sid)
+    segments = signed_in.locator(".segment")
+    roles_before = [segments.nth(i).get_attribute("data-role") for i in range(segments.count())]
+    assert {"coach", "client"} <= set(roles_before)
+    labels_before = segments.locator(".speaker").all_inner_texts()
+
+    signed_in.get_by_role("button", name="Swap coach and client").click()
+    flipped = {"coach": "client", "client": "coach", "unknown": "unknown"}
+    expect(segments.first).to_have_attribute("data-role", flipped[roles_before[0]])
+    assert [segments.nth(i).get_attribute("data-role") for i in range(segments.count())] == [
+        flipped[r] for r in roles_before]
+    swapped_labels = {"Coach": "Client", "Client": "Coach"}
+    assert segments.locator(".speaker").all_inner_texts() == [swapped_labels.get(x, x) for x in labels_before]
+    assert all(r["source"] == "user" for r in transcript(api, sid)["speaker_roles"].values()
+               if r["role"] != "unknown")
+
+    # one segment's own role
+    second = segments.nth(1)
+    own = flipped[flipped[roles_before[1]]]  # what it was before the swap
+    second.get_by_label("Role of this segment").select_option(own)
+    expect(second).to_have_attribute("data-role", own)
+    assert transcript(api, sid)["segments"][1]["role_override"] == own
+    second.get_by_label("Role of this segment").select_option("")
+    expect(second).to_have_attribute("data-role", flipped[roles_before[1]])
+
+    # a speaker's name replaces the role's label on each of the speaker's segments
+    speaker = str(transcript(api, sid)["segments"][0]["speaker_id"])
+    signed_in.get_by_label(f"Name for speaker {speaker}").fill("Anna")
+    signed_in.locator(f".speaker-{speaker}").get_by_role("button", name="Save").click()
+    expect(segments.first.locator(".speaker")).to_have_text("Anna")
+    expect(signed_in.locator(f".speaker-{speaker} .speaker-label")).to_have_text("Anna")
+    data = transcript(api, sid)
+    assert data["speaker_roles"][speaker]["label"] == "Anna"
+    assert [s for s in segments.locator(".speaker").all_inner_texts() if s == "Anna"] == [
+        "Anna" for s in data["segments"] if str(s["speaker_id"]) == speaker]
+    # a label the API refuses is an error in words, and nothing changes
+    signed_in.get_by_label(f"Name for speaker {speaker}").fill("<b>")
+    signed_in.locator(f".speaker-{speaker}").get_by_role("button", name="Save").click()
+    expect(signed_in.locator(f".speaker-{speaker} .notice.error")).to_contain_text("'<'")
+    assert transcript(api, sid)["speaker_roles"][speaker]["label"] == "Anna"
+
+    page_log.assert_same_origin()
+    assert [e for e in page_log.console_errors if "status of 422" not in e] == []  # the refusal above
+
+
+def test_edit_a_segment_then_its_history_and_the_srt(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    sid = transcribed(api)
+    open_transcript(signed_in, sid)
+    segment = signed_in.locator(".segment").nth(1)
+    old = segment.locator(".text").inner_text()
+
+    # Escape cancels without saving
+    segment.get_by_role("button", name="Edit").click()
+    area = segment.get_by_role("textbox")
+    expect(area).to_be_focused()
+    area.fill("not kept")
+    area.press("Escape")
+    expect(segment.locator(".text")).to_have_text(old)
+    assert transcript(api, sid)["segments"][1]["version"] == 1
+
+    segment.get_by_role("button", name="Edit").click()
+    segment.get_by_role("textbox").fill("A coach's edited line.")
+    segment.get_by_role("button", name="Save").click()
+    expect(segment.locator(".text")).to_have_text("A coach's edited line.")
+    segment.locator(".history summary").click()
+    expect(segment.locator(".history summary")).to_have_text("History (1)")
+    expect(segment.locator(".history .old-text")).to_have_text(old)
+
+    with signed_in.expect_download() as download:
+        signed_in.locator('.downloads a[data-format="srt"]').click()
+    srt = open(download.value.path(), encoding="utf-8").read()
+    assert "A coach's edited line." in srt and old not in srt
+    assert download.value.suggested_filename == "Weekly check-in.srt"
+
+    # an edit made elsewhere since the page read the segment: 412, said in words, nothing lost
+    current = transcript(api, sid)["segments"][1]
+    assert api.patch(f"/api/v1/sessions/{sid}/segment-content",
+                     json={"segment_content": {current["id"]: "Changed by a script."}}).status_code == 200
+    segment.get_by_role("button", name="Edit").click()
+    segment.get_by_role("textbox").fill("My late edit.")
+    segment.get_by_role("button", name="Save").click()
+    expect(segment.locator(".notice.error")).to_contain_text("changed this text since you opened it")
+    expect(segment.get_by_role("textbox")).to_have_value("My late edit.")
+    assert transcript(api, sid)["segments"][1]["content"] == "Changed by a script."
+
+    page_log.assert_same_origin()
+
+
+def test_segment_text_with_markup_shows_as_typed(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    sid = transcribed(api, title=f"<script>alert(2)</script>{XSS}")
+    first = transcript(api, sid)["segments"][0]["id"]
+    edited = api.patch(f"/api/v1/sessions/{sid}/segment-content", json={"segment_content": {first: XSS}})
+    assert edited.status_code == 200, edited.text
+    dialogs: list[str] = []
+    signed_in.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_transcript(signed_in, sid)
+    expect(signed_in.locator(".segment .text").first).to_have_text(XSS)
+    expect(signed_in.locator("h1")).to_have_text(f"<script>alert(2)</script>{XSS}")
+    assert signed_in.locator("main img").count() == 0 and signed_in.locator("main script").count() == 0
+    signed_in.wait_for_timeout(300)
+    assert dialogs == []
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()
+
+
+def test_delete_asks_then_returns_to_the_list(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    sid = transcribed(api)
+    open_transcript(signed_in, sid)
+    signed_in.get_by_role("button", name="Delete").click()
+    signed_in.locator("dialog.confirm").get_by_role("button", name="Cancel").click()
+    assert api.get(f"/api/v1/sessions/{sid}").status_code == 200
+    signed_in.get_by_role("button", name="Delete").click()
+    signed_in.locator("dialog.confirm").get_by_role("button", name="Delete").click()
+    signed_in.wait_for_url(lambda url: url.endswith("/"))
+    gone = api.get(f"/api/v1/sessions/{sid}")
+    assert gone.status_code == 404 and gone.json()["code"] == "session_not_found"
+    page_log.assert_same_origin()
+
+
+def test_an_imported_transcript_has_a_note_instead_of_a_player(signed_in: Page, page_log: PageLog, api) -> None:
+    sid = api.post("/api/v1/sessions", json={"title": "Imported", "language": "zh-TW"}).json()["id"]
+    assert api.post(f"/api/v1/sessions/{sid}/transcript", files={"file": ("t.vtt", VTT.encode())}).status_code == 201
+    page_log.tolerated.add(f"{page_log.server_origin}/api/v1/sessions/{sid}/audio")  # the 404 the note is about
+    signed_in.goto(f"/sessions/{sid}")
+    expect(signed_in.locator(".player .notice")).to_contain_text("no audio to play")
+    assert signed_in.locator("audio").count() == 0
+    expect(signed_in.locator(".segment .speaker")).to_have_text(["教練", "客戶"])  # a Chinese session's labels
+    expect(signed_in.locator(".segment")).to_have_count(2)
+    page_log.assert_same_origin()
+
+
+def test_a_failed_session_says_why_and_retry_follows_it_live(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    """A session that failed (set in the database: the fake engine does not fail on its own) says
+    why; Retry queues it again and the page follows it to the transcript."""
+    from sqlalchemy import update
+
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession, SessionStatus
+
+    sid = transcribed(api)
+    with new_session() as db:
+        db.execute(update(CoachingSession).where(CoachingSession.id == uuid.UUID(sid)).values(
+            status=SessionStatus.FAILED, error_code="stt_unavailable", error_message="The speech engine was down."))
+        db.commit()
+    signed_in.goto(f"/sessions/{sid}")
+    expect(signed_in.locator(".transcript-status .notice.error")).to_have_text(
+        "The transcription failed: The speech engine was down. Retry")
+    expect(signed_in.locator(".status.failed")).to_have_text("Failed")
+    assert signed_in.locator(".segment").count() == 0 and signed_in.locator(".downloads").count() == 0
+    signed_in.locator(".head-actions").get_by_role("button", name="Retry").click()
+    expect(signed_in.locator(".segment").first).to_be_visible(timeout=120_000)
+    expect(signed_in.locator(".status.completed")).to_have_text("Completed")
+    expect(signed_in.locator(".transcript-status")).to_be_empty()
+    assert signed_in.locator("audio").count() == 1
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()
