@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,8 +118,10 @@ def page_log(server_url: str) -> PageLog:
 
 @pytest.fixture(scope="package")
 def worker(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A real Celery worker (the seed's command) on the run's broker, for the pages that upload."""
-    process = start_worker(tmp_path_factory.mktemp("browser-worker"))
+    """A real Celery worker (the seed's command) on the run's broker, for the pages that upload,
+    with the real engine and speaker separation: the pages show what a coach would see."""
+    process = start_worker(tmp_path_factory.mktemp("browser-worker"), STT_PROVIDER="whisper",
+                           DIARIZATION_ENABLED="true")
     yield
     process.stop()
 
@@ -163,6 +166,17 @@ def sign_in(page: Page, account: Account) -> None:
     page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: urlsplit(url).path == "/")
+
+
+def wait_until(page: Page, expression: str, timeout: float = 30) -> None:
+    """Wait until a JavaScript expression is true in the page. (Playwright's wait_for_function
+    polls with eval() inside the page, which the app's Content-Security-Policy refuses; an
+    evaluate() from here is not subject to it.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
 
 
 @pytest.fixture

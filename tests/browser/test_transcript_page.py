@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from coaching_assistant.services.transcript_export import TRANSCRIPT_FORMATS
-from tests.browser.conftest import FIXTURE, Account, PageLog
-from tests.helpers import turns_of
+from tests.browser.conftest import FIXTURE, Account, PageLog, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -54,34 +53,7 @@ def transcribed(api: httpx.Client, *, wait: bool = True, title: str = "Weekly ch
             if status["status"] not in ("pending", "processing"):
                 break
         assert status["status"] == "completed", status
-        with_true_speakers(sid)
     return sid
-
-
-def with_true_speakers(sid: str) -> None:
-    """The fixture's true turns as the session's segments, with roles guessed from them.
-
-    The test run's engine is the fake one (a segment per 5 s, "segment N", one speaker, no
-    diarization), so this stands in for the real engine and diarizer: two speakers who ask and
-    answer, as a coach would see them."""
-    from sqlalchemy import delete, update
-
-    from coaching_assistant.core.database import new_session
-    from coaching_assistant.models import CoachingSession, TranscriptSegment
-    from coaching_assistant.services import roles
-
-    turns = turns_of(FIXTURE)
-    speaker = {"coach": 1, "client": 2}
-    session_id = uuid.UUID(sid)
-    with new_session() as db:
-        db.execute(delete(TranscriptSegment).where(TranscriptSegment.session_id == session_id))
-        db.add_all(TranscriptSegment(session_id=session_id, position=i, speaker_id=speaker[turn["speaker"]],
-                                     start_seconds=turn["start"], end_seconds=turn["end"], content=turn["text"],
-                                     confidence=0.9, words=[]) for i, turn in enumerate(turns))
-        lines = [roles.Line(speaker[turn["speaker"]], turn["start"], turn["end"], turn["text"]) for turn in turns]
-        db.execute(update(CoachingSession).where(CoachingSession.id == session_id).values(
-            speaker_roles=roles.assign_roles(lines), segments_count=len(turns)))
-        db.commit()
 
 
 def transcript(api: httpx.Client, sid: str) -> dict:
@@ -93,7 +65,7 @@ def transcript(api: httpx.Client, sid: str) -> dict:
 def open_transcript(page: Page, sid: str) -> None:
     page.goto(f"/sessions/{sid}")
     expect(page.locator(".segment").first).to_be_visible(timeout=240_000)
-    page.wait_for_function("document.querySelector('audio') && document.querySelector('audio').readyState >= 1")
+    wait_until(page, "document.querySelector('audio') && document.querySelector('audio').readyState >= 1")
 
 
 def current_time(page: Page) -> float:
@@ -104,7 +76,7 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     sid = transcribed(api, wait=False)  # the page follows the transcription live, then shows the transcript
     signed_in.goto(f"/sessions/{sid}")
     expect(signed_in.locator(".segment").first).to_be_visible(timeout=240_000)
-    signed_in.wait_for_function("document.querySelector('audio').readyState >= 1")
+    wait_until(signed_in, "document.querySelector('audio').readyState >= 1")
     data = transcript(api, sid)
 
     assert signed_in.locator("audio").count() == 1
@@ -121,7 +93,7 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     later = len(data["segments"]) * 2 // 3
     start = data["segments"][later]["start_seconds"]
     segments.nth(later).locator(".text").click()
-    signed_in.wait_for_function("!document.querySelector('audio').paused")
+    wait_until(signed_in, "!document.querySelector('audio').paused")
     assert current_time(signed_in) == pytest.approx(start, abs=0.5)
     expect(segments.nth(later)).to_have_attribute("aria-current", "true")
     assert signed_in.locator(".segment[aria-current]").count() == 1
@@ -129,7 +101,7 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     # keyboard: space pauses and plays from anywhere but a field; arrows move 5 s
     signed_in.evaluate("document.activeElement.blur()")
     signed_in.keyboard.press("Space")
-    signed_in.wait_for_function("document.querySelector('audio').paused")
+    wait_until(signed_in, "document.querySelector('audio').paused")
     before = current_time(signed_in)
     signed_in.keyboard.press("ArrowRight")
     assert current_time(signed_in) == pytest.approx(before + 5, abs=0.3)
@@ -137,9 +109,9 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     signed_in.keyboard.press("ArrowLeft")
     assert current_time(signed_in) == pytest.approx(before - 5, abs=0.3)
     signed_in.keyboard.press("Space")
-    signed_in.wait_for_function("!document.querySelector('audio').paused")
+    wait_until(signed_in, "!document.querySelector('audio').paused")
     signed_in.keyboard.press("Space")
-    signed_in.wait_for_function("document.querySelector('audio').paused")
+    wait_until(signed_in, "document.querySelector('audio').paused")
     # typing in a field does not play
     signed_in.locator(".speaker-name input").first.focus()
     signed_in.keyboard.press("Space")
