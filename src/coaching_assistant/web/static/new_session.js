@@ -18,12 +18,12 @@ const t = strings({
     // Hooks: acceptance checks find the file input by "Audio file" and the button by "Upload".
     audio_file: "Audio file", upload: "Upload",
     drop: "Drag an audio file here, or choose one.", drop_now: "Drop the file to use it.",
-    formats: "wav, mp3, m4a, ogg, flac or webm.", chosen: "{name} ({size})",
+    formats: "wav, mp3, m4a, ogg, flac or webm.", space: " ", chosen: "{name} ({size})",
     missing_title: "Give the session a title.", missing_file: "Choose the audio file to transcribe.",
     bad_extension: "“{name}” is not a supported audio file. Choose a wav, mp3, m4a, ogg, flac or webm file.",
     too_many_files: "Drop one file at a time.",
     creating: "Creating the session…", uploading: "Uploading {name}", bytes: "{sent} of {total}",
-    transcribing: "Transcribing {title}", waiting: "Waiting for a worker…", cancel: "Cancel",
+    transcribing: "Transcribing “{title}”", waiting: "Waiting for a worker…", cancel: "Cancel",
     cancelling: "Cancelling…",
     upload_failed: "The upload did not go through: {message} Nothing was kept; you can try again.",
     upload_cancelled: "Upload cancelled. Nothing was kept.",
@@ -38,13 +38,13 @@ const t = strings({
     language: "語言", speakers: "說話人數", auto: "自動偵測", speakers_hint: "教練與客戶：2 人。",
     audio_file: "音訊檔 Audio file", upload: "上傳 Upload",
     drop: "將音訊檔拖放到這裡，或選擇檔案。", drop_now: "放開以使用這個檔案。",
-    formats: "wav、mp3、m4a、ogg、flac 或 webm。", chosen: "{name}（{size}）",
+    formats: "wav、mp3、m4a、ogg、flac 或 webm。", space: "", chosen: "{name}（{size}）",
     missing_title: "請輸入會談標題。", missing_file: "請選擇要轉錄的音訊檔。",
     bad_extension: "「{name}」不是支援的音訊檔。請選擇 wav、mp3、m4a、ogg、flac 或 webm 檔。",
     too_many_files: "一次只能拖放一個檔案。",
     creating: "正在建立會談…", uploading: "正在上傳 {name}", bytes: "{sent} / {total}",
     transcribing: "正在轉錄「{title}」", waiting: "等待工作程序…", cancel: "取消", cancelling: "取消中…",
-    upload_failed: "上傳未完成：{message} 未保留任何資料，您可以再試一次。",
+    upload_failed: "上傳未完成：{message}未保留任何資料，您可以再試一次。",
     upload_cancelled: "已取消上傳，未保留任何資料。",
     failed: "轉錄失敗：{message}", failed_code: "錯誤代碼：{code}",
     cancelled: "已取消轉錄。", open_session: "開啟會談", delete_session: "刪除會談", deleted: "會談已刪除。",
@@ -92,7 +92,7 @@ export async function show() {
   const dropZone = h("div", { class: "drop-zone" },
     h("label", { for: "audio-file", class: "field-label" }, t("audio_file")),
     fileInput,
-    h("p", { class: "hint", id: "audio-file-hint" }, dropText, " ", t("formats")),
+    h("p", { class: "hint", id: "audio-file-hint" }, dropText, t("space"), t("formats")),
     chosenText);
   const message = h("div", { class: "message" });
   const button = h("button", { type: "submit", class: "primary" }, t("upload"));
@@ -173,9 +173,11 @@ export async function show() {
     const bar = h("progress", { max: file.size || 1, value: 0, "aria-label": t("uploading", { name: file.name }) });
     const bytes = h("p", { class: "bytes" }, t("creating"));
     const cancelUpload = h("button", { type: "button", onclick: () => uploadAbort.abort() }, t("cancel"));
+    const heading = h("h2", { tabindex: "-1" }, t("uploading", { name: file.name }));
+    form.hidden = true;
     progressArea.hidden = false;
-    replace(progressArea, h("h2", {}, t("uploading", { name: file.name })), bar, bytes,
-      h("div", { class: "actions start" }, cancelUpload));
+    replace(progressArea, heading, bar, bytes, h("div", { class: "actions start" }, cancelUpload));
+    heading.focus();
 
     let session = null;
     try {
@@ -195,7 +197,6 @@ export async function show() {
       return;
     }
     window.removeEventListener("beforeunload", warnOnLeave);
-    form.hidden = true;
     await transcribe(session);
   }
 
@@ -217,9 +218,10 @@ export async function show() {
         cancel.textContent = t("cancel");
       }
     } }, t("cancel"));
-    replace(progressArea, h("h2", {}, t("transcribing", { title: session.title })),
-      bar, h("p", { class: "stage-line" }, percent, stage, left), result,
+    const heading = h("h2", { tabindex: "-1" }, t("transcribing", { title: session.title }));
+    replace(progressArea, heading, bar, h("p", { class: "stage-line" }, percent, stage, left), result,
       h("div", { class: "actions start" }, cancel));
+    heading.focus();
 
     let deadline = null; // when the server expects to be done, on this browser's clock
     const tick = setInterval(() => {

@@ -10,12 +10,12 @@ const t = strings({
   en: {
     uploading: "Waiting for audio", pending: "Queued", processing: "Transcribing", completed: "Completed",
     failed: "Failed", cancelled: "Cancelled",
-    seconds_left: "about {n} s left", minutes_left: "about {n} min left", almost: "almost done",
+    seconds_left: "about {n} s left", minutes_left: "about {n} min left", almost: "a few seconds left",
   },
   "zh-TW": {
     uploading: "等待音訊", pending: "排隊中", processing: "轉錄中", completed: "已完成", failed: "失敗",
     cancelled: "已取消",
-    seconds_left: "約剩 {n} 秒", minutes_left: "約剩 {n} 分鐘", almost: "即將完成",
+    seconds_left: "約剩 {n} 秒", minutes_left: "約剩 {n} 分鐘", almost: "只剩幾秒",
   },
 });
 
@@ -63,7 +63,7 @@ export function secondsLeft(status) {
 /** "about 40 s left" / "about 3 min left" */
 export function timeLeft(seconds) {
   if (seconds === null || seconds === undefined) return "";
-  if (seconds < 1) return t("almost");
+  if (seconds < 5) return t("almost");
   if (seconds < 90) return t("seconds_left", { n: Math.ceil(seconds) });
   return t("minutes_left", { n: Math.round(seconds / 60) });
 }

@@ -1,7 +1,7 @@
 // The sessions list (/): the user's sessions, newest first, with search by title, a status
 // filter and pages, all kept in the URL (?q=&status=&page=) so reload and Back show the same
 // list. Rows still transcribing follow their progress live, a few at a time.
-import { api, currentUser } from "./api.js";
+import { api, currentUser, messageFor } from "./api.js";
 import { h, replace } from "./dom.js";
 import { clock, formatDate, lang, strings } from "./i18n.js";
 import { notice, pageFrame } from "./layout.js";
@@ -21,8 +21,8 @@ const t = strings({
     empty_lead: "Upload a recording of a coaching conversation: you get a transcript that shows who said what, "
       + "coach or client, with statistics and exports.",
     empty_cli: "Scripts can add sessions too: create an API key in {settings}, then use the transcribe command "
-      + "(coaching-assistant transcribe FILE) or the API ({docs}).",
-    settings: "Settings", docs: "/docs",
+      + "({command}) or the API ({docs}).",
+    settings: "Settings", docs: "/docs", command: "coaching-assistant transcribe FILE",
     no_match_title: "No sessions match",
     no_match_search: "No session title contains “{q}”.", no_match_status: "No session is “{status}”.",
     no_match_both: "No “{status}” session title contains “{q}”.",
@@ -36,8 +36,8 @@ const t = strings({
     empty_title: "還沒有任何會談",
     empty_lead: "上傳一段教練會談的錄音，就會得到逐字稿，標出每句話是教練還是客戶說的，並附上統計與匯出。",
     empty_cli: "也可以用腳本新增會談：先到{settings}建立 API 金鑰，再使用 transcribe 指令"
-      + "（coaching-assistant transcribe 檔案）或 API（{docs}）。",
-    settings: "設定", docs: "/docs",
+      + "（{command}）或 API（{docs}）。",
+    settings: "設定", docs: "/docs", command: "coaching-assistant transcribe 檔案",
     no_match_title: "沒有符合的會談",
     no_match_search: "沒有標題包含「{q}」的會談。", no_match_status: "沒有狀態為「{status}」的會談。",
     no_match_both: "沒有狀態為「{status}」且標題包含「{q}」的會談。",
@@ -81,7 +81,7 @@ function renderStatus(cell, status, session) {
   const inFlight = IN_FLIGHT.has(status.status);
   const label = inFlight && status.status === "processing"
     ? `${statusName(status.status)} ${status.progress} %` : statusName(status.status);
-  const detail = status.status === "failed" ? (session.error_message ?? "")
+  const detail = status.status === "failed" ? messageFor(session.error_code, session.error_message ?? "")
     : inFlight ? stageMessage(status.message, lang) : "";
   replace(cell,
     h("span", { class: ["status", status.status] }, label),
@@ -173,7 +173,8 @@ export async function show() {
       h("h2", {}, t("empty_title")),
       h("p", {}, t("empty_lead")),
       h("p", {}, h("a", { class: "button primary", href: "/sessions/new" }, t("new_session"))),
-      h("p", { class: "hint" }, sentence(t("empty_cli", { settings: "{settings}", docs: "{docs}" }), {
+      h("p", { class: "hint" }, sentence(t("empty_cli", { settings: "{settings}", docs: "{docs}", command: "{command}" }), {
+        command: h("code", { class: "command" }, t("command")),
         settings: h("a", { href: "/settings" }, t("settings")), docs: h("a", { href: "/docs" }, t("docs")) })));
   }
 
