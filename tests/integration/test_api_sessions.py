@@ -96,6 +96,51 @@ def test_list_is_paginated_filtered_and_private(client, user_headers, other_head
     assert client.get("/api/v1/sessions?status=bogus", headers=user_headers).status_code == 422
 
 
+def titles(client, headers, query):
+    body = client.get("/api/v1/sessions", params=query, headers=headers).json()
+    assert body["total"] == len(body["items"]), body
+    return sorted(item["title"] for item in body["items"])
+
+
+def test_search_by_title_ignores_case_and_sees_only_ones_own(client, user_headers, other_headers):
+    for title in ("Weekly coaching with Ana", "WEEKLY review", "Intake call", "教練 會談 週一"):
+        create(client, user_headers, title=title)
+    create(client, other_headers, title="weekly coaching of someone else")
+    assert titles(client, user_headers, {"q": "weekly"}) == ["WEEKLY review", "Weekly coaching with Ana"]
+    assert titles(client, user_headers, {"q": "  Coaching "}) == ["Weekly coaching with Ana"]
+    assert titles(client, user_headers, {"q": "會談"}) == ["教練 會談 週一"]
+    assert titles(client, user_headers, {"q": "nothing like this"}) == []
+    assert len(titles(client, user_headers, {"q": ""})) == 4  # an empty search is no search
+    assert titles(client, other_headers, {"q": "ana"}) == []  # "Ana" is the first user's
+    assert titles(client, user_headers, {"q": "weekly", "status": "completed"}) == []
+    assert titles(client, user_headers, {"q": "weekly", "status": "uploading"}) == [
+        "WEEKLY review", "Weekly coaching with Ana"]
+    too_long = client.get("/api/v1/sessions", params={"q": "x" * 256}, headers=user_headers)
+    assert too_long.status_code == 422 and too_long.json()["code"] == "validation_error"
+
+
+def test_search_wildcards_and_escape_characters_are_literal(client, user_headers):
+    for title in ("100% done", "1000 done", "snake_case", "snakeXcase", "back\\slash", "a/b"):
+        create(client, user_headers, title=title)
+    assert titles(client, user_headers, {"q": "%"}) == ["100% done"]
+    assert titles(client, user_headers, {"q": "0% d"}) == ["100% done"]
+    assert titles(client, user_headers, {"q": "_"}) == ["snake_case"]
+    assert titles(client, user_headers, {"q": "e_c"}) == ["snake_case"]
+    assert titles(client, user_headers, {"q": "\\"}) == ["back\\slash"]
+    assert titles(client, user_headers, {"q": "/"}) == ["a/b"]
+
+
+def test_search_pages_count_only_the_matches(client, user_headers):
+    for i in range(3):
+        create(client, user_headers, title=f"match {i}")
+        create(client, user_headers, title=f"other {i}")
+    first = client.get("/api/v1/sessions", params={"q": "MATCH", "page_size": 2}, headers=user_headers).json()
+    second = client.get("/api/v1/sessions", params={"q": "MATCH", "page_size": 2, "page": 2},
+                        headers=user_headers).json()
+    assert first["total"] == 3 and len(first["items"]) == 2 and len(second["items"]) == 1
+    assert {i["title"] for i in first["items"] + second["items"]} == {"match 0", "match 1", "match 2"}
+
+
 def test_status_of_a_new_session(client, user_headers):
     sid = create(client, user_headers)["id"]
     status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()

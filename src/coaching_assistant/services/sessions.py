@@ -109,11 +109,15 @@ def progress_of(session_id: uuid.UUID) -> tuple[str | None, int]:
     return (row[0], row[1] or 0) if row else (None, 0)
 
 
-def list_sessions(db: Session, *, user: User, status: str | None, page: int,
-                  page_size: int) -> tuple[list[CoachingSession], int]:
+def list_sessions(db: Session, *, user: User, status: str | None, page: int, page_size: int,
+                  title_contains: str | None = None) -> tuple[list[CoachingSession], int]:
+    """One page of the user's sessions, newest first. `title_contains` matches anywhere in the
+    title, ignoring case; `%` and `_` in it are literal characters, not LIKE wildcards."""
     query = select(CoachingSession).where(CoachingSession.user_id == user.id)
     if status:
         query = query.where(CoachingSession.status == status)
+    if title_contains and title_contains.strip():
+        query = query.where(CoachingSession.title.icontains(title_contains.strip(), autoescape=True))
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.scalars(query.order_by(CoachingSession.created_at.desc(), CoachingSession.id)
                       .offset((page - 1) * page_size).limit(page_size)).all()

@@ -103,9 +103,12 @@ def create_session(body: SessionCreate, db: DbSession, user: CurrentUser, settin
 @router.get("", response_model=SessionPage)
 def list_sessions(db: DbSession, user: CurrentUser,
                   status: Annotated[SessionStatus | None, Query()] = None,
+                  q: Annotated[str | None, Query(max_length=255, description=(
+                      "only sessions whose title contains this, ignoring case (% and _ are literal)"))] = None,
                   page: Annotated[int, Query(ge=1)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SessionPage:
-    rows, total = sessions.list_sessions(db, user=user, status=status, page=page, page_size=page_size)
+    rows, total = sessions.list_sessions(db, user=user, status=status, page=page, page_size=page_size,
+                                         title_contains=q)
     return SessionPage(items=[SessionOut.model_validate(r) for r in rows], total=total, page=page,
                        page_size=page_size)
 

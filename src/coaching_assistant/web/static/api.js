@@ -45,7 +45,8 @@ export class ApiError extends Error {
 let csrfToken = null;
 export const setCsrfToken = (token) => { csrfToken = token; };
 
-function messageFor(code, message) {
+/** The API's message for `code` in the interface language (the English one when there is none). */
+export function messageFor(code, message) {
   if (lang === "en") return message;
   try { return t(code, { message }); } catch { return message; }
 }
@@ -90,10 +91,14 @@ export async function currentUser() {
   return me;
 }
 
-/** POST a file as multipart/form-data `file`, reporting (sent, total) bytes as they go. */
-export function upload(path, file, onProgress) {
+/** POST a file as multipart/form-data `file`, reporting (sent, total) bytes as they go; `signal`
+ * aborts it (rejects with an AbortError). */
+export function upload(path, file, onProgress, { signal } = {}) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
+    if (signal?.aborted) { reject(new DOMException("Upload aborted", "AbortError")); return; }
+    signal?.addEventListener("abort", () => request.abort(), { once: true });
+    request.addEventListener("abort", () => reject(new DOMException("Upload aborted", "AbortError")));
     request.open("POST", path);
     request.responseType = "text";
     if (csrfToken) request.setRequestHeader("X-CSRF-Token", csrfToken);
