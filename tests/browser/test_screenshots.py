@@ -40,7 +40,7 @@ def test_the_web_bench_prints_its_table(chromium, tmp_path):
                             env=base_env(CHROMIUM_PATH=chromium), capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     for page in ("sign-in", "sessions", "transcript"):
-        row = re.search(rf"^{page} +(\d+) +([\d.]+) KB +([\d.]+) KB +([\d.]+) KB$", result.stdout, re.MULTILINE)
+        row = re.search(rf"^{page} +(\d+) +([\d.]+) KB +([\d.]+) KB$", result.stdout, re.MULTILINE)
         assert row, result.stdout
-        assert int(row[1]) > 0 and float(row[2]) > 0
+        assert int(row[1]) > 0 and float(row[2]) > float(row[3]) > 0  # a warm cache sends less
     assert re.search(r"Upload click to transcript shown .*: [\d.]+ s; median [\d.]+ s", result.stdout), result.stdout

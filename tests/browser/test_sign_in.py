@@ -65,11 +65,12 @@ def test_the_language_follows_the_browser_and_the_switch(browser: Browser, serve
     context = new_context(browser, server_url, page_log, locale="zh-TW")
     page = context.new_page()
     sign_in(page, account)  # the hooks keep their English names beside the Chinese
-    expect(page.get_by_role("link", name="設定")).to_be_visible()
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="設定")).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "zh-TW"
 
     page.get_by_label("語言").select_option("en")
-    expect(page.get_by_role("link", name="Settings")).to_be_visible()
+    expect(nav.get_by_role("link", name="Settings")).to_be_visible()
     page.goto("/settings")  # the choice is kept
     expect(page.get_by_role("heading", name="Settings")).to_be_visible()
     context.close()

@@ -4,6 +4,7 @@ import { api, currentUser } from "./api.js";
 import { h, replace } from "./dom.js";
 import { clock, formatDate, lang, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
+import { IN_FLIGHT, followStatus, secondsLeft, stageMessage, statusName, timeLeft } from "./session_status.js";
 import { createPlayer } from "./transcript_player.js";
 import { segmentList } from "./transcript_segments.js";
 import { speakersPanel } from "./transcript_speakers.js";
@@ -19,8 +20,7 @@ const t = strings({
     status: "Status", downloads: "Download", retry: "Retry", cancel: "Cancel transcription", delete: "Delete",
     confirm_delete: "Delete “{title}”? Its audio and transcript are removed for good.",
     confirm_cancel: "Stop transcribing “{title}”? You can retry later.", keep: "Keep transcribing",
-    uploading: "Uploading", pending: "Waiting", processing: "Transcribing", completed: "Completed", failed: "Failed",
-    cancelled: "Cancelled", progress: "{percent} % transcribed", left: "About {time} left",
+    progress: "{percent} % transcribed",
     waiting: "Waiting for a worker to start…", no_audio_yet: "No audio has been uploaded to this session yet.",
     failed_message: "The transcription failed: {message}", cancelled_message: "The transcription was cancelled.",
     try_again: "Try again", loading: "Loading the transcript…", format_json: "JSON", format_vtt: "WebVTT",
@@ -31,8 +31,7 @@ const t = strings({
     status: "狀態", downloads: "下載", retry: "重試", cancel: "取消轉錄", delete: "刪除",
     confirm_delete: "要刪除「{title}」嗎？它的音訊和逐字稿將永久移除。",
     confirm_cancel: "要停止轉錄「{title}」嗎？之後可以重試。", keep: "繼續轉錄",
-    uploading: "上傳中", pending: "等待中", processing: "轉錄中", completed: "已完成", failed: "失敗",
-    cancelled: "已取消", progress: "已轉錄 {percent} %", left: "約剩 {time}",
+    progress: "已轉錄 {percent} %",
     waiting: "等待工作程序開始…", no_audio_yet: "這個會談還沒有上傳音訊。",
     failed_message: "轉錄失敗：{message}", cancelled_message: "轉錄已取消。",
     try_again: "再試一次", loading: "正在載入逐字稿…", format_json: "JSON", format_vtt: "WebVTT",
@@ -40,10 +39,8 @@ const t = strings({
   },
 });
 
-const LIVE = ["pending", "processing"];
 const languageNames = new Intl.DisplayNames([lang], { type: "language" });
 const languageName = (code) => { try { return languageNames.of(code); } catch { return code; } };
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 export async function show({ id }) {
   const me = await currentUser();
@@ -124,11 +121,11 @@ export async function show({ id }) {
       [t("created"), formatDate(session.created_at)],
       [t("length"), session.duration_seconds ? clock(session.duration_seconds) : "—"],
       [t("language"), languageName(session.language)],
-      [t("status"), h("span", { class: `status ${session.status}` }, t(session.status))],
+      [t("status"), h("span", { class: `status ${session.status}` }, statusName(session.status))],
     ];
     const buttons = [];
     if (["failed", "cancelled"].includes(session.status)) buttons.push(h("button", { type: "button", class: "primary", onclick: retry }, t("retry")));
-    if (LIVE.includes(session.status)) buttons.push(h("button", { type: "button", onclick: cancel }, t("cancel")));
+    if (IN_FLIGHT.has(session.status)) buttons.push(h("button", { type: "button", onclick: cancel }, t("cancel")));
     buttons.push(h("button", { type: "button", class: "danger", onclick: remove }, t("delete")));
     const downloads = session.status !== "completed" ? null : h("nav", { class: "downloads", "aria-label": t("downloads") },
       h("span", { class: "downloads-label" }, t("downloads")),
@@ -152,42 +149,37 @@ export async function show({ id }) {
     }
     if (status.status === "uploading") return replace(statusArea, notice("info", t("no_audio_yet")));
     const progress = status.progress ?? 0;
-    const left = status.estimated_completion ? (Date.parse(status.estimated_completion) - Date.now()) / 1000 : null;
+    const left = timeLeft(secondsLeft(status));
     return replace(statusArea, h("div", { class: "card live" },
-      h("p", {}, h("strong", {}, t("progress", { percent: progress })), left > 0 ? ` · ${t("left", { time: clock(left) })}` : ""),
+      h("p", {}, h("strong", {}, t("progress", { percent: progress })), left ? ` · ${left}` : ""),
       h("progress", { max: 100, value: progress, "aria-label": t("progress", { percent: progress }) }),
-      h("p", { class: "hint" }, status.message ?? t("waiting"))));
+      h("p", { class: "hint" }, stageMessage(status.message, lang) || t("waiting"))));
   };
 
-  // Long-poll the status until the session leaves pending/processing; a completed one shows its transcript.
+  // Follow the status live until the session leaves pending/processing; a completed one shows its transcript.
   const follow = async () => {
-    let after = 0;
-    for (;;) {
-      let status;
-      try {
-        status = await api(`/api/v1/sessions/${id}/status?wait=20&after=${after}`);
-      } catch (error) {
-        if (error.code === "too_many_long_polls") { await sleep(5000); continue; }
-        replace(statusArea, notice("error", error.message, " ", h("button", { type: "button", class: "small", onclick: follow }, t("try_again"))));
-        return;
-      }
-      const changed = status.status !== session.status;
-      if (changed) {
-        session = await api(`/api/v1/sessions/${id}`);
-        renderHead();
-      }
-      renderStatus(status);
-      showPlayer();
-      if (status.status === "completed") { await loadTranscript(); return; }
-      if (!LIVE.includes(status.status)) return;
-      if (!changed && status.progress <= after) await sleep(1000); // the server answered at once
-      after = status.progress;
+    let last;
+    try {
+      last = await followStatus(id, { onStatus: (status) => {
+        if (status.status !== session.status) {
+          session = { ...session, status: status.status };
+          renderHead();
+        }
+        renderStatus(status);
+        showPlayer();
+      } });
+    } catch (error) {
+      replace(statusArea, notice("error", error.message, " ", h("button", { type: "button", class: "small", onclick: follow }, t("try_again"))));
+      return;
     }
+    session = await api(`/api/v1/sessions/${id}`);
+    renderHead();
+    if (last?.status === "completed") await loadTranscript();
   };
 
   renderHead();
   renderStatus({ status: session.status, message: session.error_message });
   showPlayer();
   if (session.status === "completed") await loadTranscript();
-  else if (LIVE.includes(session.status)) follow();
+  else if (IN_FLIGHT.has(session.status)) follow();
 }
