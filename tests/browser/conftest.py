@@ -25,6 +25,7 @@ from tests.e2e.conftest import start_api, start_worker
 
 LOCAL_SCHEMES = ("data", "blob", "about")
 PASSWORD = "a coach's long password"
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # small, so a test can offer a larger file
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "coaching_conversation.mp3"
 
 
@@ -84,7 +85,7 @@ def _backends(backends) -> None:
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real API server (uvicorn) on a free port, for the whole run."""
-    api, url = start_api(tmp_path_factory.mktemp("browser-api"))
+    api, url = start_api(tmp_path_factory.mktemp("browser-api"), MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES))
     yield url
     api.stop()
 

@@ -177,7 +177,13 @@ def test_missing_fields_and_an_unsupported_file_are_refused_before_anything_is_c
                                                      "buffer": b"coach: hello\nclient: hi\n"})
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("alert")).to_have_text(
-        "“notes.txt” is not a supported audio file. Choose a wav, mp3, m4a, ogg, flac or webm file.")
+        "“notes.txt” is not a supported audio file. Choose a flac, m4a, mp3, ogg, wav, or webm file.")
+    # over the server's MAX_UPLOAD_BYTES (8 MiB here, tests/browser/conftest.py), which it would
+    # refuse by closing the connection mid-upload: said in words before a byte is sent
+    page.get_by_label("Audio file").set_input_files({"name": "long.wav", "mimeType": "audio/wav",
+                                                     "buffer": bytes(9 * 1024 * 1024)})
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("alert")).to_have_text("“long.wav” is 9 MB; this server accepts files up to 8 MB.")
     page.wait_for_timeout(300)
     assert not [url for url in page_log.requests if url.endswith("/api/v1/sessions")]  # never asked
     assert session_titles(server_url, account) == []

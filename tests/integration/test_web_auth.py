@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.models import WebSession, utcnow
 from coaching_assistant.services import users, web_sessions
 from coaching_assistant.services.sign_in_limits import KEY_PREFIX
@@ -205,8 +206,12 @@ def test_me_says_who_is_signed_in_and_how(client):
     email, key = coach()
     browser = signed_in(client, email)
     by_cookie = client.get("/api/v1/me", headers={"Cookie": browser["Cookie"]}).json()
+    limits = by_cookie.pop("upload_limits")
     assert by_cookie == {"email": email, "has_password": True, "has_api_key": True,
                          "api_key_prefix": key[:10], "csrf_token": browser["X-CSRF-Token"]}
+    settings = get_settings()
+    assert limits == {"max_bytes": settings.max_upload_bytes, "max_seconds": settings.max_audio_seconds,
+                      "formats": ["flac", "m4a", "mp3", "ogg", "wav", "webm"]}
     by_key = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()
     assert by_key["csrf_token"] is None and by_key["email"] == email
 

@@ -167,12 +167,20 @@ class SignedInOut(BaseModel):
     csrf_token: str = Field(description="send it as X-CSRF-Token with every write made with the cookie")
 
 
+class UploadLimitsOut(BaseModel):
+    max_bytes: int = Field(description="the largest audio file accepted (MAX_UPLOAD_BYTES)")
+    max_seconds: float = Field(description="the longest recording accepted (MAX_AUDIO_SECONDS)")
+    formats: list[str] = Field(description="the file extensions accepted")
+
+
 class MeOut(BaseModel):
     email: str
     has_password: bool
     has_api_key: bool
     api_key_prefix: str | None
     csrf_token: str | None = Field(description="for writes with the session cookie; null with an API key")
+    upload_limits: UploadLimitsOut = Field(description="what an upload may be, so a client can refuse a file "
+                                                       "before sending it")
 
 
 class ApiKeyOut(BaseModel):

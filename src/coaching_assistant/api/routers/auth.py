@@ -8,12 +8,12 @@ from coaching_assistant.api.auth import SESSION_COOKIE
 from coaching_assistant.api.deps import AppSettings, CurrentUser, WebSessionToken
 from coaching_assistant.api.lanes import ThreadLane
 from coaching_assistant.api.proxy import client_address, is_https
-from coaching_assistant.api.schemas import MeOut, SignedInOut, SignInIn
+from coaching_assistant.api.schemas import MeOut, SignedInOut, SignInIn, UploadLimitsOut
 from coaching_assistant.core.database import new_session
 from coaching_assistant.core.errors import CoachingError, ErrorCode
 from coaching_assistant.core.task_queue import broker_client
 from coaching_assistant.models import User
-from coaching_assistant.services import sign_in_limits, users, web_sessions
+from coaching_assistant.services import audio, sign_in_limits, users, web_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["sign-in"])
 # Argon2 takes tens of milliseconds and 64 MiB per check: two at a time per process, whatever arrives.
@@ -60,7 +60,10 @@ def sign_out(request: Request, token: WebSessionToken, settings: AppSettings) ->
 
 
 @router.get("/me", response_model=MeOut)
-def me(user: CurrentUser, token: WebSessionToken) -> MeOut:
+def me(user: CurrentUser, token: WebSessionToken, settings: AppSettings) -> MeOut:
     return MeOut(email=user.email, has_password=user.password_hash is not None,
                  has_api_key=user.api_key_hash is not None, api_key_prefix=user.api_key_prefix,
-                 csrf_token=web_sessions.csrf_token(token) if token is not None else None)
+                 csrf_token=web_sessions.csrf_token(token) if token is not None else None,
+                 upload_limits=UploadLimitsOut(max_bytes=settings.max_upload_bytes,
+                                               max_seconds=settings.max_audio_seconds,
+                                               formats=sorted(audio.SUPPORTED_FORMATS)))

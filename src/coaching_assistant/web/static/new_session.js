@@ -7,7 +7,6 @@ import { formatBytes, lang, strings } from "./i18n.js";
 import { notice, pageFrame } from "./layout.js";
 import { followStatus, secondsLeft, stageMessage, timeLeft } from "./session_status.js";
 
-const EXTENSIONS = ["wav", "mp3", "m4a", "ogg", "flac", "webm"];
 const LANGUAGE_TAGS = ["en-US", "zh-TW", "zh-CN", "ja-JP", "ko-KR", "es-ES", "fr-FR", "de-DE"];
 
 const t = strings({
@@ -18,9 +17,10 @@ const t = strings({
     // Hooks: acceptance checks find the file input by "Audio file" and the button by "Upload".
     audio_file: "Audio file", upload: "Upload",
     drop: "Drag an audio file here, or choose one.", drop_now: "Drop the file to use it.",
-    formats: "wav, mp3, m4a, ogg, flac or webm.", space: " ", chosen: "{name} ({size})",
+    formats: "{formats}; up to {size}.", space: " ", chosen: "{name} ({size})",
     missing_title: "Give the session a title.", missing_file: "Choose the audio file to transcribe.",
-    bad_extension: "“{name}” is not a supported audio file. Choose a wav, mp3, m4a, ogg, flac or webm file.",
+    bad_extension: "“{name}” is not a supported audio file. Choose a {formats} file.",
+    too_large: "“{name}” is {size}; this server accepts files up to {max}.",
     too_many_files: "Drop one file at a time.",
     creating: "Creating the session…", uploading: "Uploading {name}", bytes: "{sent} of {total}",
     transcribing: "Transcribing “{title}”", waiting: "Waiting for a worker…", cancel: "Cancel",
@@ -38,9 +38,10 @@ const t = strings({
     language: "語言", speakers: "說話人數", auto: "自動偵測", speakers_hint: "教練與客戶：2 人。",
     audio_file: "音訊檔 Audio file", upload: "上傳 Upload",
     drop: "將音訊檔拖放到這裡，或選擇檔案。", drop_now: "放開以使用這個檔案。",
-    formats: "wav、mp3、m4a、ogg、flac 或 webm。", space: "", chosen: "{name}（{size}）",
+    formats: "{formats}，最大 {size}。", space: "", chosen: "{name}（{size}）",
     missing_title: "請輸入會談標題。", missing_file: "請選擇要轉錄的音訊檔。",
-    bad_extension: "「{name}」不是支援的音訊檔。請選擇 wav、mp3、m4a、ogg、flac 或 webm 檔。",
+    bad_extension: "「{name}」不是支援的音訊檔。請選擇 {formats} 檔。",
+    too_large: "「{name}」有 {size}，這台伺服器接受的檔案最大為 {max}。",
     too_many_files: "一次只能拖放一個檔案。",
     creating: "正在建立會談…", uploading: "正在上傳 {name}", bytes: "{sent} / {total}",
     transcribing: "正在轉錄「{title}」", waiting: "等待工作程序…", cancel: "取消", cancelling: "取消中…",
@@ -59,11 +60,20 @@ function languageName(tag) {
   try { return new Intl.DisplayNames([lang], { type: "language" }).of(tag) ?? tag; } catch { return tag; }
 }
 
-/** Refuse, in words, what the server would refuse anyway, before anything is created. */
-function problemWith(title, file) {
+const formatList = (formats) => new Intl.ListFormat(lang, { type: "disjunction" }).format(formats);
+
+/** Refuse, in words, what the server would refuse anyway (its limits from GET /api/v1/me),
+ * before anything is created. (A file over the size limit would be cut off mid-upload.) */
+function problemWith(title, file, limits) {
   if (!title) return { message: t("missing_title"), field: "title" };
   if (!file) return { message: t("missing_file"), field: "file" };
-  if (!EXTENSIONS.includes(extensionOf(file.name))) return { message: t("bad_extension", { name: file.name }), field: "file" };
+  if (!limits.formats.includes(extensionOf(file.name))) {
+    return { message: t("bad_extension", { name: file.name, formats: formatList(limits.formats) }), field: "file" };
+  }
+  if (file.size > limits.max_bytes) {
+    return { message: t("too_large", { name: file.name, size: formatBytes(file.size), max: formatBytes(limits.max_bytes) }),
+             field: "file" };
+  }
   return null;
 }
 
@@ -86,13 +96,14 @@ export async function show() {
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => h("option", { value: String(n) }, String(n))));
   speakers.value = "2";
   const fileInput = h("input", { id: "audio-file", type: "file", name: "file",
-                                 accept: EXTENSIONS.map((e) => `.${e}`).join(","), "aria-describedby": "audio-file-hint" });
+                                 accept: me.upload_limits.formats.map((e) => `.${e}`).join(","), "aria-describedby": "audio-file-hint" });
   const chosenText = h("p", { class: "chosen", "aria-live": "polite" });
   const dropText = h("span", {}, t("drop"));
   const dropZone = h("div", { class: "drop-zone" },
     h("label", { for: "audio-file", class: "field-label" }, t("audio_file")),
     fileInput,
-    h("p", { class: "hint", id: "audio-file-hint" }, dropText, t("space"), t("formats")),
+    h("p", { class: "hint", id: "audio-file-hint" }, dropText, t("space"),
+      t("formats", { formats: formatList(me.upload_limits.formats), size: formatBytes(me.upload_limits.max_bytes) })),
     chosenText);
   const message = h("div", { class: "message" });
   const button = h("button", { type: "submit", class: "primary" }, t("upload"));
@@ -158,7 +169,7 @@ export async function show() {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const problem = problemWith(title.value.trim(), chosen);
+    const problem = problemWith(title.value.trim(), chosen, me.upload_limits);
     if (problem) { refuse(problem); return; }
     fields.disabled = true;
     button.disabled = true;
