@@ -15,12 +15,20 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from local_service import Service, chromium_path, local_service, sign_in, upload_through_page
 from project_python import ROOT, ensure_project_python
 
 LANGUAGES = ("en", "zh-TW")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def save(page: Any, path: Path, url: str) -> Path:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=path)
+    return path
 
 
 def shoot(service: Service, out: Path) -> list[Path]:
@@ -36,22 +44,17 @@ def shoot(service: Service, out: Path) -> list[Path]:
                 context = browser.new_context(base_url=service.url, viewport=viewport, locale=language,
                                               is_mobile=phone, has_touch=phone)
                 page = context.new_page()
-                page.goto("/sign-in")
-                shots = [("sign-in", "")]
+                saved.append(save(page, out / f"sign-in-{language}-{viewport_name}.png", "/sign-in"))
                 sign_in(page, service)
                 if not transcript_path:  # one upload, seen by every later screenshot
                     upload_through_page(page, "Maria, week 3: career change")
                     transcript_path = page.url.removeprefix(service.url)
-                shots += [("sessions", "/"), ("new-session", "/sessions/new"), ("transcript", transcript_path),
+                shots = [("sessions", "/"), ("new-session", "/sessions/new"), ("transcript", transcript_path),
                           ("settings", "/settings")]
                 if language == "en":
                     shots += [("docs", "/docs"), ("redoc", "/redoc")]
                 for name, path in shots:
-                    if path:
-                        page.goto(path)
-                    page.wait_for_load_state("networkidle")
-                    saved.append(out / f"{name}-{language}-{viewport_name}.png")
-                    page.screenshot(path=saved[-1])
+                    saved.append(save(page, out / f"{name}-{language}-{viewport_name}.png", path))
                 context.close()
         browser.close()
     return saved
