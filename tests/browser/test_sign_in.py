@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -91,3 +93,20 @@ def test_pages_run_no_inline_script(page: Page, page_log: PageLog) -> None:
     assert page.evaluate("window.injected") is None
     assert any("Content Security Policy" in text for text in violations)
     page_log.console_errors.clear()  # the refused script above is the error this test wanted
+
+
+@pytest.mark.parametrize(("next_page", "lands_on"), [
+    ("/settings?x=1#key", "/settings?x=1#key"),
+    ("//evil.example/", "/"),
+    ("/\\evil.example", "/"),  # a browser reads a backslash as a slash: //evil.example
+    ("https://evil.example/", "/"),
+    ("/%09/evil.example", "/%09/evil.example"),  # a path on this server (its page says Not found)
+])
+def test_sign_in_never_sends_the_browser_to_another_site(page: Page, account: Account, page_log: PageLog,
+                                                         next_page: str, lands_on: str) -> None:
+    page.goto(f"/sign-in?next={quote(next_page, safe='')}")
+    page.get_by_label("Email").fill(account.email)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{page_log.server_origin}{lands_on}")
+    page_log.assert_same_origin()

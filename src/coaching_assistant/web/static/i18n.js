@@ -23,6 +23,11 @@ const dateFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyl
 const numberFormat = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
 
 export const formatDate = (iso) => dateFormat.format(new Date(iso));
+const languageNames = new Intl.DisplayNames([lang], { type: "language" });
+/** "zh-TW" -> "Chinese (Taiwan)" / "中文（台灣）"; a tag the browser cannot name, as it is. */
+export function languageName(tag) {
+  try { return languageNames.of(tag) ?? tag; } catch { return tag; }
+}
 export const formatNumber = (value) => numberFormat.format(value);
 
 /** 75.4 -> "1:15", 3725 -> "1:02:05" */

@@ -3,7 +3,7 @@
 // live to 100 %. A refused or failed upload deletes the session it created: nothing half-made.
 import { api, currentUser, messageFor, upload } from "./api.js";
 import { h, replace } from "./dom.js";
-import { formatBytes, lang, strings } from "./i18n.js";
+import { formatBytes, lang, languageName, strings } from "./i18n.js";
 import { notice, pageFrame } from "./layout.js";
 import { followStatus, secondsLeft, stageMessage, timeLeft } from "./session_status.js";
 
@@ -55,10 +55,6 @@ const t = strings({
 });
 
 const extensionOf = (name) => (name.includes(".") ? name.split(".").pop().toLowerCase() : "");
-
-function languageName(tag) {
-  try { return new Intl.DisplayNames([lang], { type: "language" }).of(tag) ?? tag; } catch { return tag; }
-}
 
 const formatList = (formats) => new Intl.ListFormat(lang, { type: "disjunction" }).format(formats);
 

@@ -15,10 +15,12 @@ const t = strings({
              no_account: "還沒有帳號？請伺服器管理者建立：" },
 });
 
-/** Where to go after signing in: the page that sent us here, if it is one of ours. */
-function nextPage() {
-  const next = new URLSearchParams(location.search).get("next") ?? "/";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+/** Where to go after signing in: the page that sent us here, if it is on this server. (Parsed
+ * as the browser will: "/\\evil.example" and "/%09/evil.example" are other sites.) */
+export function nextPage(next = new URLSearchParams(location.search).get("next") ?? "/") {
+  let url;
+  try { url = new URL(next, location.origin); } catch { return "/"; }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : "/";
 }
 
 export function show() {

@@ -2,7 +2,7 @@
 // transcript is ready, then the player, the segments, the speakers and the statistics.
 import { api, currentUser } from "./api.js";
 import { h, replace } from "./dom.js";
-import { clock, formatDate, lang, strings } from "./i18n.js";
+import { clock, formatDate, lang, languageName, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
 import { IN_FLIGHT, followStatus, secondsLeft, stageMessage, statusName, timeLeft } from "./session_status.js";
 import { createPlayer } from "./transcript_player.js";
@@ -39,8 +39,6 @@ const t = strings({
   },
 });
 
-const languageNames = new Intl.DisplayNames([lang], { type: "language" });
-const languageName = (code) => { try { return languageNames.of(code); } catch { return code; } };
 
 export async function show({ id }) {
   const me = await currentUser();
