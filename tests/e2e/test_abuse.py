@@ -87,6 +87,21 @@ def test_long_poll_flood_is_capped_per_user(api, empty_queue):
     assert time.monotonic() - started < 20
 
 
+def test_a_long_poll_whose_client_left_gives_its_slot_back(api, empty_queue):
+    """A browser that leaves a page abandons its long-poll; the server must not hold that slot
+    until the wait runs out (here 30 s), or the next page's long-polls are refused."""
+    url = api(USER_MAX_LONG_POLLS="1")
+    _, key = make_user()
+    session_id = asyncio.run(new_session(url, key, wav(3)))  # no worker: it stays pending
+    status = f"{url}/api/v1/sessions/{session_id}/status"
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(status, params={"wait": 30}, headers=headers_of(key), timeout=1)
+    time.sleep(1.5)  # the server looks for a disconnect every 0.5 s
+    again = httpx.get(status, params={"wait": 1}, headers=headers_of(key), timeout=10)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "pending"
+
+
 def test_slow_uploads_are_capped_and_cut_off(api):
     url = api(BODY_IDLE_TIMEOUT_SECONDS="2")
     _, key = make_user()

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as aioredis
+from starlette.requests import Request
 
 from coaching_assistant.core.task_queue import state_channel
 
@@ -43,6 +45,27 @@ async def wait_for_change(task_id: str, *, timeout: float,
         await _poll(changed, timeout)
     finally:
         await client.aclose()
+
+
+DISCONNECT_CHECK_SECONDS = 0.5
+
+
+async def unless_disconnected(request: Request, waiting: Awaitable[Any]) -> None:
+    """Run `waiting`, but stop it as soon as the client goes away: a long-poll whose browser left
+    the page must not hold one of its user's slots until its timeout."""
+    async def gone() -> None:
+        while not await request.is_disconnected():
+            await asyncio.sleep(DISCONNECT_CHECK_SECONDS)
+
+    tasks = [asyncio.ensure_future(waiting), asyncio.ensure_future(gone())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # an error in the wait is the request's error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _poll(changed: Callable[[], Awaitable[bool]], timeout: float) -> None:

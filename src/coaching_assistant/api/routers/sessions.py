@@ -25,7 +25,7 @@ from coaching_assistant.api.schemas import (
     StatusOut,
     TranscriptOut,
 )
-from coaching_assistant.api.task_events import wait_for_change
+from coaching_assistant.api.task_events import unless_disconnected, wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.errors import ErrorCode
@@ -190,7 +190,7 @@ def cancel_transcription(session_id: uuid.UUID, db: DbSession, user: CurrentUser
 
 @router.get("/{session_id}/status", response_model=StatusOut)
 async def session_status(
-    session_id: uuid.UUID, db: DbSession, user: CurrentUser,
+    session_id: uuid.UUID, request: Request, db: DbSession, user: CurrentUser,
     wait: Annotated[float, Query(ge=0, le=60, description=(
         "Long-poll: wait up to this many seconds for progress beyond `after` or a final status"))] = 0,
     after: Annotated[int, Query(ge=0, le=100, description="the progress the client has already seen")] = 0,
@@ -210,7 +210,7 @@ async def session_status(
             return status not in (SessionStatus.PENDING, SessionStatus.PROCESSING) or progress > after
 
         with long_polls.slot(user.id):
-            await wait_for_change(job_id, timeout=wait, changed=changed)
+            await unless_disconnected(request, wait_for_change(job_id, timeout=wait, changed=changed))
         found, job_id = await run_in_threadpool(read)
     found["task_state"] = await run_in_threadpool(session_task_state, found["status"], job_id)
     return StatusOut(**found)
