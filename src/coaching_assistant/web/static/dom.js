@@ -4,13 +4,29 @@
 const PROPERTIES = new Set(["value", "checked", "disabled", "hidden", "selected", "multiple", "open", "indeterminate"]);
 const SVG = "http://www.w3.org/2000/svg";
 
+const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href"]);
+
+/** A URL attribute may only point into this server: "/path", "?query" or "#fragment" (no "//host",
+ * no "/\\host", and no blanks or control characters, which a browser drops before parsing). */
+function checkedUrl(key, value) {
+  const url = String(value);
+  if (/[\u0000-\u0020\u007f]/.test(url) || !/^([/?#](?![/\\])|$)/.test(url)) {
+    throw new Error(`${key} must be a path on this server, not ${JSON.stringify(url)}`);
+  }
+  return url;
+}
+
 function build(element, props, children) {
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2).toLowerCase(), value);
+    if (key.startsWith("on")) {
+      if (typeof value !== "function") throw new Error(`${key} must be a function`);
+      element.addEventListener(key.slice(2).toLowerCase(), value);
+    }
     else if (key === "class") element.setAttribute("class", Array.isArray(value) ? value.filter(Boolean).join(" ") : value);
     else if (key === "dataset") Object.assign(element.dataset, value);
     else if (PROPERTIES.has(key)) element[key] = value;
+    else if (URL_ATTRIBUTES.has(key)) element.setAttribute(key, checkedUrl(key, value));
     else element.setAttribute(key, value === true ? "" : String(value));
   }
   append(element, children);
