@@ -234,7 +234,7 @@ export async function show() {
       const cancelled = error.name === "AbortError";
       if (notDeleted) {
         backToForm(notice("error", cancelled ? t("cancelled_kept") : t("upload_failed_kept", { message: error.message }),
-          " ", t("not_deleted", { title: session.title, message: notDeleted.message })));
+          t("space"), t("not_deleted", { title: session.title, message: notDeleted.message })));
       } else if (cancelled) backToForm(notice("info", t("upload_cancelled")));
       else backToForm(notice("error", session ? t("upload_failed", { message: error.message }) : error.message));
       fileInput.focus();
