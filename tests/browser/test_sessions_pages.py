@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import FIXTURE, Account, PageLog, new_context, sign_in
+from tests.browser.conftest import FIXTURE, MAX_UPLOAD_BYTES, Account, PageLog, new_context, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -269,6 +269,7 @@ def test_more_than_a_page_of_sessions_is_paged(signed_in: Page, page_log: PageLo
     page.get_by_role("link", name="Next").click()
     expect(page.get_by_text("Page 2 of 2")).to_be_visible()
     expect(list_rows(page)).to_have_count(3)
+    expect(page.locator("table.sessions")).to_be_focused()  # the new page's table, not the one it replaced
     expect(list_rows(page).last).to_contain_text("Session 01")
     assert query_of(page) == {"page": ["2"]}
     page.reload()
@@ -279,4 +280,114 @@ def test_more_than_a_page_of_sessions_is_paged(signed_in: Page, page_log: PageLo
     page.goto("/?page=9")  # past the end: the last page
     expect(page.get_by_text("Page 2 of 2")).to_be_visible()
     assert query_of(page) == {"page": ["2"]}
+    page_log.assert_no_console_errors()
+
+
+def slow_uplink(page: Page, bytes_per_second: int) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                  "uploadThroughput": bytes_per_second})
+
+
+def test_leaving_the_page_mid_upload_leaves_no_session_behind(signed_in: Page, page_log: PageLog,
+                                                              server_url: str, account: Account) -> None:
+    page = signed_in
+    page.goto("/sessions/new")
+    page.on("dialog", lambda dialog: dialog.accept())  # "the upload will stop if you leave": leave
+    slow_uplink(page, 200_000)  # 7 MB at 200 KB/s: half a minute, long enough to leave during it
+    page.get_by_label("Title").fill("Left mid-upload")
+    page.get_by_label("Audio file").set_input_files({"name": "long.wav", "mimeType": "audio/wav",
+                                                     "buffer": bytes(MAX_UPLOAD_BYTES - 1024 * 1024)})
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".progress-area .bytes")).to_have_text(re.compile(r"^[1-9][\d.]* [KM]B of 7 MB$"))
+    assert session_titles(server_url, account) == ["Left mid-upload"]  # created, waiting for its audio
+    page.goto("/")
+    expect(list_rows(page).or_(page.get_by_role("heading", name="No sessions yet"))).to_be_visible()
+    for _ in range(100):
+        if not session_titles(server_url, account):
+            break
+        page.wait_for_timeout(100)
+    assert session_titles(server_url, account) == []
+    page_log.assert_no_console_errors()
+
+
+def test_a_session_that_could_not_be_deleted_is_said_not_hidden(signed_in: Page, page_log: PageLog,
+                                                                server_url: str, account: Account) -> None:
+    page = signed_in
+    page.goto("/sessions/new")
+    page.route(re.compile(r"/api/v1/sessions/[0-9a-f-]{36}$"), lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"code": "database_unavailable", "message": "The database is unavailable; try again shortly."}'))
+    page.get_by_label("Title").fill("Broken and kept")
+    page.get_by_label("Audio file").set_input_files({"name": "broken.mp3", "mimeType": "audio/mpeg",
+                                                     "buffer": os.urandom(64 * 1024)})
+    page.get_by_role("button", name="Upload").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The session “Broken and kept” it created could not be deleted: "
+                                  "The database is unavailable; try again shortly. Delete it from the sessions list.")
+    expect(alert).not_to_contain_text("Nothing was kept")
+    assert session_titles(server_url, account) == ["Broken and kept"]  # as the page says
+    assert all(REFUSED_REQUEST.match(error) or "status of 503" in error for error in page_log.console_errors)
+
+
+DROP = """([selector, name]) => {
+    const data = new DataTransfer();
+    data.items.add(new File(["RIFF"], name, {type: "audio/wav"}));
+    const target = document.querySelector(selector);
+    const options = {bubbles: true, cancelable: true, dataTransfer: data};
+    target.dispatchEvent(new DragEvent("dragenter", options));
+    const over = new DragEvent("dragover", options);
+    target.dispatchEvent(over);
+    const drop = new DragEvent("drop", options);
+    target.dispatchEvent(drop);
+    return [over.defaultPrevented, drop.defaultPrevented];
+}"""
+
+
+def test_a_file_dropped_beside_the_drop_zone_is_not_opened_by_the_browser(signed_in: Page, page_log: PageLog) -> None:
+    page = signed_in
+    page.goto("/sessions/new")
+    page.get_by_label("Title").fill("Kept while dropping")
+    # Beside the zone: the browser's default (open the file, losing the form) is prevented.
+    assert page.evaluate(DROP, ["h1", "beside.wav"]) == [True, True]
+    expect(page.locator(".chosen")).to_have_text("")
+    # On the zone: the file is taken.
+    assert page.evaluate(DROP, [".drop-zone", "dropped.wav"]) == [True, True]
+    expect(page.locator(".chosen")).to_have_text("dropped.wav (4 B)")
+    expect(page.get_by_label("Title")).to_have_value("Kept while dropping")
+    page_log.assert_no_console_errors()
+
+
+def test_cancelling_a_transcription_and_deleting_it_ask_first(worker, signed_in: Page, page_log: PageLog,
+                                                             server_url: str, account: Account) -> None:
+    page = signed_in
+    page.goto("/sessions/new")
+    page.get_by_label("Title").fill("Changed my mind")
+    # Eight times the fixture (MP3 frames run on): long enough to be cancelled while transcribing.
+    page.get_by_label("Audio file").set_input_files({"name": "talk.mp3", "mimeType": "audio/mpeg",
+                                                     "buffer": FIXTURE.read_bytes() * 8})
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("heading", name="Transcribing “Changed my mind”")).to_be_visible(timeout=30_000)
+    cancel = page.get_by_role("button", name="Cancel transcription")
+    cancel.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Stop transcribing “Changed my mind”?")
+    page.keyboard.press("Escape")  # not confirmed: nothing happens
+    expect(dialog).to_have_count(0)
+    expect(cancel).to_be_enabled()
+    assert not [url for url in page_log.requests if url.endswith("/cancel")]
+    cancel.click()
+    dialog.get_by_role("button", name="Cancel transcription").click()
+    expect(page.get_by_text("The transcription was cancelled.")).to_be_visible()
+
+    page.get_by_role("button", name="Delete it").click()
+    expect(dialog).to_contain_text("Delete “Changed my mind”? This cannot be undone.")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    assert session_titles(server_url, account) == ["Changed my mind"]
+    page.get_by_role("button", name="Delete it").click()
+    dialog.get_by_role("button", name="Delete it").click()
+    expect(page.get_by_text("The session was deleted.")).to_be_visible()
+    assert session_titles(server_url, account) == []
     page_log.assert_no_console_errors()

@@ -62,6 +62,45 @@ def test_an_api_key_is_created_shown_once_and_revoked(signed_in: Page, account: 
     page_log.assert_no_console_errors()
 
 
+def test_a_double_click_issues_one_key_and_copy_works_without_the_clipboard_api(
+        signed_in: Page, account: Account, server_url: str, page_log: PageLog) -> None:
+    page = signed_in
+    issued: list[str] = []
+    page.on("request", lambda request: issued.append(request.url)
+            if request.method == "POST" and request.url.endswith("/api/v1/me/api-key") else None)
+    page.goto("/settings")
+    page.get_by_role("button", name="Revoke API key").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke API key").click()
+    page.get_by_role("button", name="Create API key").dblclick()
+    key_text = page.locator("code.secret")
+    expect(key_text).to_be_visible()
+    page.wait_for_timeout(500)
+    assert len(issued) == 1  # the button waits for its answer: one key, and it is the one shown
+    key = key_text.inner_text()
+    assert httpx.get(f"{server_url}/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    expect(page.get_by_role("button", name="Copy")).to_be_focused()
+
+    # Over plain http off localhost there is no navigator.clipboard: the key is selected instead.
+    page.evaluate("() => Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("The key is selected: press Ctrl+C (⌘C on a Mac) to copy it.")).to_be_visible()
+    assert page.evaluate("getSelection().toString()") == key
+    page_log.assert_no_console_errors()
+
+
+def test_copy_puts_the_new_key_on_the_clipboard(signed_in: Page, page_log: PageLog) -> None:
+    page = signed_in
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/settings")
+    page.get_by_role("button", name="Replace API key").click()
+    page.get_by_role("dialog").get_by_role("button", name="Replace API key").click()
+    key = page.locator("code.secret").inner_text()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    page_log.assert_no_console_errors()
+
+
 def test_the_language_follows_the_browser_and_the_switch(browser: Browser, server_url: str, account: Account,
                                                          page_log: PageLog) -> None:
     context = new_context(browser, server_url, page_log, locale="zh-TW")

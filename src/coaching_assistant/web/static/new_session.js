@@ -1,10 +1,11 @@
 // New session (/sessions/new): title, language, speakers and the audio file (picked or dropped);
 // then create the session, upload the file with byte progress, and follow the transcription
-// live to 100 %. A refused or failed upload deletes the session it created: nothing half-made.
+// live to 100 %. A refused, failed or abandoned upload (the tab closed or left) deletes the
+// session it created: nothing half-made, or said plainly when the deletion itself failed.
 import { api, currentUser, messageFor, upload } from "./api.js";
 import { h, replace } from "./dom.js";
 import { formatBytes, lang, languageName, strings } from "./i18n.js";
-import { notice, pageFrame } from "./layout.js";
+import { confirmAction, notice, pageFrame } from "./layout.js";
 import { followStatus, secondsLeft, stageMessage, timeLeft } from "./session_status.js";
 
 const LANGUAGE_TAGS = ["en-US", "zh-TW", "zh-CN", "ja-JP", "ko-KR", "es-ES", "fr-FR", "de-DE"];
@@ -24,9 +25,14 @@ const t = strings({
     too_many_files: "Drop one file at a time.",
     creating: "Creating the session…", uploading: "Uploading {name}", bytes: "{sent} of {total}",
     transcribing: "Transcribing “{title}”", waiting: "Waiting for a worker…", cancel: "Cancel",
-    cancelling: "Cancelling…",
+    cancel_transcription: "Cancel transcription", cancelling: "Cancelling…", keep: "Keep transcribing",
+    confirm_cancel: "Stop transcribing “{title}”? Nothing of it is kept; the session stays, marked cancelled.",
     upload_failed: "The upload did not go through: {message} Nothing was kept; you can try again.",
     upload_cancelled: "Upload cancelled. Nothing was kept.",
+    upload_failed_kept: "The upload did not go through: {message}",
+    cancelled_kept: "Upload cancelled.",
+    not_deleted: "The session “{title}” it created could not be deleted: {message} Delete it from the sessions list.",
+    confirm_delete: "Delete “{title}”? This cannot be undone.",
     failed: "The transcription failed: {message}", failed_code: "Error code: {code}",
     cancelled: "The transcription was cancelled.", open_session: "Open the session",
     delete_session: "Delete it", deleted: "The session was deleted.", start_over: "Start another",
@@ -44,9 +50,15 @@ const t = strings({
     too_large: "「{name}」有 {size}，這台伺服器接受的檔案最大為 {max}。",
     too_many_files: "一次只能拖放一個檔案。",
     creating: "正在建立會談…", uploading: "正在上傳 {name}", bytes: "{sent} / {total}",
-    transcribing: "正在轉錄「{title}」", waiting: "等待工作程序…", cancel: "取消", cancelling: "取消中…",
+    transcribing: "正在轉錄「{title}」", waiting: "等待工作程序…", cancel: "取消",
+    cancel_transcription: "取消轉錄", cancelling: "取消中…", keep: "繼續轉錄",
+    confirm_cancel: "要停止轉錄「{title}」嗎？轉錄結果不會保留；會談仍在，標示為已取消。",
     upload_failed: "上傳未完成：{message}未保留任何資料，您可以再試一次。",
     upload_cancelled: "已取消上傳，未保留任何資料。",
+    upload_failed_kept: "上傳未完成：{message}",
+    cancelled_kept: "已取消上傳。",
+    not_deleted: "已建立的會談「{title}」無法刪除：{message}請到會談列表刪除它。",
+    confirm_delete: "要刪除「{title}」嗎？刪除後無法復原。",
     failed: "轉錄失敗：{message}", failed_code: "錯誤代碼：{code}",
     cancelled: "已取消轉錄。", open_session: "開啟會談", delete_session: "刪除會談", deleted: "會談已刪除。",
     start_over: "新增另一個", done: "轉錄完成，正在開啟逐字稿…", leave: "離開此頁將中止上傳。",
@@ -131,6 +143,13 @@ export async function show() {
   dropZone.addEventListener("dragenter", (event) => { event.preventDefault(); depth += 1; dragging(true); });
   dropZone.addEventListener("dragover", (event) => { event.preventDefault(); event.dataTransfer.dropEffect = "copy"; });
   dropZone.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) dragging(false); });
+  // A file dropped beside the zone would make the browser open it, and the form would be lost.
+  document.addEventListener("dragover", (event) => {
+    if (dropZone.contains(event.target)) return;
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "none";
+  });
+  document.addEventListener("drop", (event) => { if (!dropZone.contains(event.target)) event.preventDefault(); });
   dropZone.addEventListener("drop", (event) => {
     event.preventDefault();
     depth = 0;
@@ -177,6 +196,17 @@ export async function show() {
   async function run(details, file) {
     window.addEventListener("beforeunload", warnOnLeave);
     const uploadAbort = new AbortController();
+    let session = null;
+    let left = false;
+    // Leaving mid-upload (tab closed, reload, another page; the warning can be dismissed): the
+    // page cannot wait for an answer, so it sends the deletion as a request that outlives it.
+    const onLeave = () => {
+      left = true;
+      if (!session) return;
+      fetch(`/api/v1/sessions/${session.id}`, { method: "DELETE", keepalive: true, credentials: "same-origin",
+                                                headers: { "X-CSRF-Token": me.csrf_token } }).catch(() => {});
+    };
+    window.addEventListener("pagehide", onLeave);
     const bar = h("progress", { max: file.size || 1, value: 0, "aria-label": t("uploading", { name: file.name }) });
     const bytes = h("p", { class: "bytes" }, t("creating"));
     const cancelUpload = h("button", { type: "button", onclick: () => uploadAbort.abort() }, t("cancel"));
@@ -186,7 +216,6 @@ export async function show() {
     replace(progressArea, heading, bar, bytes, h("div", { class: "actions start" }, cancelUpload));
     heading.focus();
 
-    let session = null;
     try {
       session = await api("/api/v1/sessions", { method: "POST", json: details });
       replace(bytes, t("bytes", { sent: formatBytes(0), total: formatBytes(file.size) }));
@@ -197,12 +226,21 @@ export async function show() {
         replace(bytes, t("bytes", { sent: formatBytes(done), total: formatBytes(file.size) }));
       }, { signal: uploadAbort.signal });
     } catch (error) {
-      if (session) await api(`/api/v1/sessions/${session.id}`, { method: "DELETE" }).catch(() => {});
-      if (error.name === "AbortError") backToForm(notice("info", t("upload_cancelled")));
+      if (left) return;
+      // The session it created goes too; if that fails, say so rather than "nothing was kept".
+      const notDeleted = session && await api(`/api/v1/sessions/${session.id}`, { method: "DELETE" })
+        .then(() => null, (failure) => (failure.code === "session_not_found" ? null : failure));
+      window.removeEventListener("pagehide", onLeave);
+      const cancelled = error.name === "AbortError";
+      if (notDeleted) {
+        backToForm(notice("error", cancelled ? t("cancelled_kept") : t("upload_failed_kept", { message: error.message }),
+          t("space"), t("not_deleted", { title: session.title, message: notDeleted.message })));
+      } else if (cancelled) backToForm(notice("info", t("upload_cancelled")));
       else backToForm(notice("error", session ? t("upload_failed", { message: error.message }) : error.message));
       fileInput.focus();
       return;
     }
+    window.removeEventListener("pagehide", onLeave);
     window.removeEventListener("beforeunload", warnOnLeave);
     await transcribe(session);
   }
@@ -215,6 +253,8 @@ export async function show() {
     const left = h("span", { class: "time-left" });
     const result = h("div", { class: "result" });
     const cancel = h("button", { type: "button", onclick: async () => {
+      // (The third argument, the dismiss button's words, is for layout.js's confirmAction once it takes one.)
+      if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel_transcription"), t("keep")))) return;
       cancel.disabled = true;
       cancel.textContent = t("cancelling");
       try {
@@ -222,9 +262,9 @@ export async function show() {
       } catch (error) {
         replace(result, notice("error", error.message));
         cancel.disabled = false;
-        cancel.textContent = t("cancel");
+        cancel.textContent = t("cancel_transcription");
       }
-    } }, t("cancel"));
+    } }, t("cancel_transcription"));
     const heading = h("h2", { tabindex: "-1" }, t("transcribing", { title: session.title }));
     replace(progressArea, heading, bar, h("p", { class: "stage-line" }, percent, stage, left), result,
       h("div", { class: "actions start" }, cancel));
@@ -264,11 +304,14 @@ export async function show() {
         h("p", { class: "actions start" }, openLink, again));
     } else {
       const remove = h("button", { type: "button", class: "small", onclick: async () => {
+        if (!(await confirmAction(t("confirm_delete", { title: session.title }), t("delete_session")))) return;
+        remove.disabled = true;
         try {
           await api(`/api/v1/sessions/${session.id}`, { method: "DELETE" });
           backToForm(notice("info", t("deleted")));
         } catch (error) {
-          replace(result, notice("error", error.message));
+          remove.disabled = false;
+          replace(result, notice("error", error.message), h("p", { class: "actions start" }, openLink, remove, again));
         }
       } }, t("delete_session"));
       replace(result, notice("info", t("cancelled")), h("p", { class: "actions start" }, openLink, remove, again));

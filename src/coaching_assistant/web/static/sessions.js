@@ -123,13 +123,14 @@ export async function show() {
       h("a", { class: "button primary", href: "/sessions/new" }, t("new_session"))),
     toolbar, results);
 
-  /** Change the state; `push` adds a history entry (pages, filter), else the entry is replaced. */
+  /** Change the state; `push` adds a history entry (pages, filter), else the entry is replaced.
+   * Resolves once the list is shown. */
   const go = (changes, { push = true } = {}) => {
     state = { ...state, ...changes };
     const url = location.pathname + queryString(state);
     if (push) history.pushState(null, "", url);
     else history.replaceState(null, "", url);
-    load();
+    return load();
   };
 
   let searchTimer = null;
@@ -149,7 +150,11 @@ export async function show() {
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const link = (page, text, rel) => (page >= 1 && page <= pages && page !== state.page
       ? h("a", { class: "button", href: location.pathname + queryString({ ...state, page }), rel,
-                 onclick: (event) => { event.preventDefault(); go({ page }); results.querySelector("table")?.focus(); } }, text)
+                 onclick: async (event) => {
+                   event.preventDefault();
+                   await go({ page });
+                   results.querySelector("table.sessions")?.focus(); // the new page's table, once shown
+                 } }, text)
       : h("span", { class: "button", "aria-disabled": "true" }, text));
     return h("nav", { class: "pager", "aria-label": t("pages") },
       link(state.page - 1, t("previous"), "prev"),
@@ -222,7 +227,7 @@ export async function show() {
     if (controller.signal.aborted) return;
     const pages = Math.max(1, Math.ceil(body.total / PAGE_SIZE));
     if (body.total > 0 && state.page > pages) { // past the end (sessions were deleted): the last page
-      go({ page: pages }, { push: false });
+      await go({ page: pages }, { push: false });
       return;
     }
     results.setAttribute("aria-busy", "false");
