@@ -322,6 +322,25 @@ def test_an_imported_transcript_has_a_note_instead_of_a_player(signed_in: Page, 
     page_log.assert_same_origin()
 
 
+def test_audio_that_fails_to_load_says_why(signed_in: Page, page_log: PageLog, api) -> None:
+    """The player asks the API why the audio did not load and says that, not "imported"."""
+    sid = api.post("/api/v1/sessions", json={"title": "Imported", "language": "en-US"}).json()["id"]
+    assert api.post(f"/api/v1/sessions/{sid}/transcript", files={"file": ("t.vtt", VTT.encode())}).status_code == 201
+    audio_url = f"{page_log.server_origin}/api/v1/sessions/{sid}/audio"
+    page_log.tolerated.add(audio_url)
+    signed_in.route(audio_url, lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"code": "service_unavailable", "message": "Storage is not answering."}'))
+    signed_in.goto(f"/sessions/{sid}")
+    note = signed_in.locator(".player .notice.error")
+    expect(note).to_contain_text("The audio could not be loaded: Storage is not answering.")
+    expect(note).not_to_contain_text("imported")
+    signed_in.unroute(audio_url)
+    note.get_by_role("button", name="Try again").click()  # now the real answer: an imported transcript has none
+    expect(signed_in.locator(".player .notice.info")).to_contain_text("no audio to play")
+    page_log.assert_same_origin()
+
+
 def test_a_failed_session_says_why_and_retry_follows_it_live(signed_in: Page, page_log: PageLog, api, worker) -> None:
     """A session that failed (set in the database: the fake engine does not fail on its own) says
     why; Retry queues it again and the page follows it to the transcript."""

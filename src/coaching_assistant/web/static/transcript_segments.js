@@ -12,14 +12,14 @@ const t = strings({
     saving: "Saving…", text_of: "Text at {time}", history: "History ({count})", replaced: "Replaced {date}",
     role_of: "Role of this segment", speakers_role: "Speaker's role", edit_hint: "Escape cancels.",
     stale: "Someone changed this text since you opened it. Their text now:",
-    stale_save: "Your text is kept below; Save puts it in place of theirs.",
+    stale_save: "Your text stays in the editor; Save puts it in place of theirs.",
   },
   "zh-TW": {
     segments: "逐字稿", play_from: "從 {time} 播放，{speaker}", edit: "編輯", save: "儲存", cancel: "取消",
     saving: "儲存中…", text_of: "{time} 的文字", history: "編輯紀錄（{count}）", replaced: "於 {date} 被取代",
     role_of: "這一段的角色", speakers_role: "依說話者", edit_hint: "按 Esc 取消。",
     stale: "您開啟後，這段文字已被別人修改。對方現在的文字：",
-    stale_save: "您的文字保留在下方；按「儲存」會以您的文字取代對方的。",
+    stale_save: "您的文字仍在編輯框中；按「儲存」會以您的文字取代對方的。",
   },
 });
 
