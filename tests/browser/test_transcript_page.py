@@ -217,7 +217,8 @@ def test_edit_a_segment_then_its_history_and_the_srt(signed_in: Page, page_log: 
     assert "A coach's edited line." in srt and old not in srt
     assert download.value.suggested_filename == "Weekly check-in.srt"
 
-    # an edit made elsewhere since the page read the segment: 412, said in words, nothing lost
+    # an edit made elsewhere since the page read the segment: 412, said in words with their text,
+    # the coach's text kept in the editor; Save then puts it in place of theirs
     current = transcript(api, sid)["segments"][1]
     assert api.patch(f"/api/v1/sessions/{sid}/segment-content",
                      json={"segment_content": {current["id"]: "Changed by a script."}}).status_code == 200
@@ -225,10 +226,57 @@ def test_edit_a_segment_then_its_history_and_the_srt(signed_in: Page, page_log: 
     segment.get_by_role("textbox").fill("My late edit.")
     segment.get_by_role("button", name="Save").click()
     expect(segment.locator(".notice.error")).to_contain_text("changed this text since you opened it")
+    expect(segment.locator(".notice.error .their-text")).to_have_text("Changed by a script.")
     expect(segment.get_by_role("textbox")).to_have_value("My late edit.")
+    expect(segment.get_by_role("textbox")).to_be_focused()
     assert transcript(api, sid)["segments"][1]["content"] == "Changed by a script."
+    segment.get_by_role("button", name="Save").click()
+    expect(segment.locator(".text")).to_have_text("My late edit.")
+    expect(segment.locator(".history summary")).to_have_text("History (3)")
+    assert transcript(api, sid)["segments"][1]["content"] == "My late edit."
 
     page_log.assert_same_origin()
+
+
+def test_unsaved_edits_outlive_other_changes(signed_in: Page, page_log: PageLog, api, worker) -> None:
+    """An open editor, an open history and a half-typed speaker name stay as they were when
+    another segment's role changes (the page redraws from the API's answer), and leaving the page
+    then asks first."""
+    sid = transcribed(api)
+    first_id = transcript(api, sid)["segments"][0]["id"]
+    assert api.patch(f"/api/v1/sessions/{sid}/segment-content",
+                     json={"segment_content": {first_id: "An earlier edit."}}).status_code == 200
+    open_transcript(signed_in, sid)
+    segments = signed_in.locator(".segment")
+    assert not signed_in.evaluate("!window.dispatchEvent(new Event('beforeunload', {cancelable: true}))")
+
+    segments.nth(0).locator(".history summary").click()
+    speaker = str(transcript(api, sid)["segments"][0]["speaker_id"])
+    signed_in.get_by_label(f"Name for speaker {speaker}").fill("Half a na")
+    second = segments.nth(1)
+    second.get_by_role("button", name="Edit").click()
+    second.get_by_role("textbox").fill("A draft in progress")
+
+    third = segments.nth(2)
+    role = "unknown" if third.get_attribute("data-role") != "unknown" else "coach"
+    third.get_by_label("Role of this segment").focus()  # as a coach's click would; select_option does not
+    third.get_by_label("Role of this segment").select_option(role)
+    expect(third).to_have_attribute("data-role", role)
+    expect(third.get_by_label("Role of this segment")).to_be_focused()
+    expect(second.get_by_role("textbox")).to_have_value("A draft in progress")
+    expect(segments.nth(0).locator(".history")).to_have_attribute("open", "")
+    expect(signed_in.get_by_label(f"Name for speaker {speaker}")).to_have_value("Half a na")
+    assert signed_in.evaluate("!window.dispatchEvent(new Event('beforeunload', {cancelable: true}))")
+    signed_in.screenshot(path="/tmp/i11/fixt-draft-kept.png")
+
+    second.get_by_role("button", name="Save").click()
+    expect(second.locator(".text")).to_have_text("A draft in progress")
+    assert transcript(api, sid)["segments"][1]["content"] == "A draft in progress"
+    expect(signed_in.get_by_label(f"Name for speaker {speaker}")).to_have_value("Half a na")
+    signed_in.get_by_label(f"Name for speaker {speaker}").fill("")
+    assert not signed_in.evaluate("!window.dispatchEvent(new Event('beforeunload', {cancelable: true}))")
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()
 
 
 def test_segment_text_with_markup_shows_as_typed(signed_in: Page, page_log: PageLog, api, worker) -> None:
@@ -274,6 +322,25 @@ def test_an_imported_transcript_has_a_note_instead_of_a_player(signed_in: Page, 
     page_log.assert_same_origin()
 
 
+def test_audio_that_fails_to_load_says_why(signed_in: Page, page_log: PageLog, api) -> None:
+    """The player asks the API why the audio did not load and says that, not "imported"."""
+    sid = api.post("/api/v1/sessions", json={"title": "Imported", "language": "en-US"}).json()["id"]
+    assert api.post(f"/api/v1/sessions/{sid}/transcript", files={"file": ("t.vtt", VTT.encode())}).status_code == 201
+    audio_url = f"{page_log.server_origin}/api/v1/sessions/{sid}/audio"
+    page_log.tolerated.add(audio_url)
+    signed_in.route(audio_url, lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"code": "service_unavailable", "message": "Storage is not answering."}'))
+    signed_in.goto(f"/sessions/{sid}")
+    note = signed_in.locator(".player .notice.error")
+    expect(note).to_contain_text("The audio could not be loaded: Storage is not answering.")
+    expect(note).not_to_contain_text("imported")
+    signed_in.unroute(audio_url)
+    note.get_by_role("button", name="Try again").click()  # now the real answer: an imported transcript has none
+    expect(signed_in.locator(".player .notice.info")).to_contain_text("no audio to play")
+    page_log.assert_same_origin()
+
+
 def test_a_failed_session_says_why_and_retry_follows_it_live(signed_in: Page, page_log: PageLog, api, worker) -> None:
     """A session that failed (set in the database: the fake engine does not fail on its own) says
     why; Retry queues it again and the page follows it to the transcript."""
@@ -293,9 +360,34 @@ def test_a_failed_session_says_why_and_retry_follows_it_live(signed_in: Page, pa
     expect(signed_in.locator(".status.failed")).to_have_text("Failed")
     assert signed_in.locator(".segment").count() == 0 and signed_in.locator(".downloads").count() == 0
     signed_in.locator(".head-actions").get_by_role("button", name="Retry").click()
+    expect(signed_in.locator(".transcript-status .notice.error")).to_have_count(0, timeout=2000)
     expect(signed_in.locator(".segment").first).to_be_visible(timeout=120_000)
     expect(signed_in.locator(".status.completed")).to_have_text("Completed")
     expect(signed_in.locator(".transcript-status")).to_be_empty()
     assert signed_in.locator("audio").count() == 1
     page_log.assert_same_origin()
     page_log.assert_no_console_errors()
+
+
+def test_a_failed_session_says_why_in_chinese(signed_in: Page, page_log: PageLog, api, server_url: str) -> None:
+    """Under zh-TW a failed session's reason is in Chinese (the API's English message is for scripts)."""
+    from sqlalchemy import update
+
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession, SessionStatus
+
+    sid = api.post("/api/v1/sessions", json={"title": "Broken", "language": "en-US"}).json()["id"]
+    with new_session() as db:
+        db.execute(update(CoachingSession).where(CoachingSession.id == uuid.UUID(sid)).values(
+            status=SessionStatus.FAILED, error_code="undecodable_audio",
+            error_message="The audio could not be decoded."))
+        db.commit()
+    page_log.tolerated.add(f"{page_log.server_origin}/api/v1/sessions/{sid}/audio")  # never uploaded: a 404
+    signed_in.context.add_cookies([{"name": "ca_lang", "value": "zh-TW", "url": server_url}])
+    signed_in.goto(f"/sessions/{sid}")
+    expect(signed_in.locator(".transcript-status .notice.error")).to_have_text(
+        "轉錄失敗：無法讀取這個檔案的音訊，檔案可能已損毀。 重試")
+    expect(signed_in.locator(".status.failed")).to_have_text("失敗")
+    expect(signed_in.locator(".player .notice")).to_contain_text("沒有可播放的音訊")
+    signed_in.screenshot(path="/tmp/i11/fixt-failed-zh.png")
+    page_log.assert_same_origin()

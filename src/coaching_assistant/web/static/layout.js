@@ -50,13 +50,14 @@ export function notice(kind, ...text) {
   return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 
-/** Ask before something that cannot be undone; resolves true when confirmed. */
-export function confirmAction(message, confirmLabel) {
+/** Ask before something that cannot be undone; resolves true when confirmed. `dismissLabel`
+ *  names the button that leaves things as they are ("Cancel" when not given). */
+export function confirmAction(message, confirmLabel, dismissLabel = t("cancel")) {
   return new Promise((resolve) => {
     const dialog = h("dialog", { class: "confirm" },
       h("p", {}, message),
       h("form", { method: "dialog", class: "actions" },
-        h("button", { value: "cancel", class: "secondary" }, t("cancel")),
+        h("button", { value: "cancel", class: "secondary" }, dismissLabel),
         h("button", { value: "confirm", class: "danger" }, confirmLabel)));
     dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "confirm"); });
     document.body.append(dialog);

@@ -1,6 +1,6 @@
 // The transcript page, /sessions/{id}: the session's header and actions, its status live until the
 // transcript is ready, then the player, the segments, the speakers and the statistics.
-import { api, currentUser } from "./api.js";
+import { api, currentUser, messageFor } from "./api.js";
 import { h, replace } from "./dom.js";
 import { clock, formatDate, lang, languageName, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
@@ -59,13 +59,33 @@ export async function show({ id }) {
   main.classList.add("transcript-page");
 
   let player = null;
+  // What the coach has open or typed and not saved: it outlives every redraw of the transcript.
+  const edits = { drafts: new Map(), history: new Set(), names: new Map() };
+  const unsaved = () => edits.names.size > 0 || [...edits.drafts.values()].some((draft) => draft.text !== draft.original);
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsaved()) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
   const ctx = {
     sessionId: id,
+    edits,
     seek: (seconds) => player?.seek(seconds),
+    // Redraw from `transcript`, then focus `focus`, unless the coach is typing in a field: that
+    // field keeps the focus and the caret.
     update: (transcript, { focus } = {}) => {
+      const active = document.activeElement;
+      const holder = body.contains(active) && active.matches("textarea, input[type=text]") ? active.closest("[id]") : null;
+      const typing = holder && { selector: `#${holder.id} ${active.tagName.toLowerCase()}`,
+        start: active.selectionStart, end: active.selectionEnd };
       renderTranscript(transcript);
-      if (focus) body.querySelector(focus)?.focus();
+      const field = typing && body.querySelector(typing.selector);
+      if (field) {
+        field.focus();
+        field.setSelectionRange(typing.start, typing.end);
+      } else if (focus) body.querySelector(focus)?.focus();
     },
+    reload: async ({ focus } = {}) => ctx.update(await api(`/api/v1/sessions/${id}/transcript`), { focus }),
   };
 
   const renderTranscript = (transcript) => {
@@ -89,28 +109,40 @@ export async function show({ id }) {
     }
   };
 
-  const act = async (work) => {
+  // A click handler running `work` once at a time, its button disabled meanwhile; a failure says why.
+  let busy = false;
+  const act = (work) => async (event) => {
+    if (busy) return;
+    busy = true;
+    const button = event.currentTarget;
+    button.disabled = true;
     try {
       await work();
     } catch (error) {
       replace(statusArea, notice("error", error.message));
+    } finally {
+      busy = false;
+      button.disabled = false;
     }
   };
-  const retry = () => act(async () => {
-    await api(`/api/v1/sessions/${id}/retry-transcription`, { method: "POST" });
-    session = await api(`/api/v1/sessions/${id}`);
+  const retry = act(async () => {
+    const queued = await api(`/api/v1/sessions/${id}/retry-transcription`, { method: "POST" });
+    session = { ...session, status: queued.status, error_code: null, error_message: null };
     renderHead();
+    renderStatus({ status: queued.status, progress: 0 });
     follow();
   });
-  const cancel = () => act(async () => {
-    if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel")))) return;
+  const cancel = act(async () => {
+    if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel"), t("keep")))) return;
     session = await api(`/api/v1/sessions/${id}/cancel`, { method: "POST" });
     renderHead();
     renderStatus({ status: session.status });
   });
-  const remove = () => act(async () => {
+  const remove = act(async () => {
     if (!(await confirmAction(t("confirm_delete", { title: session.title }), t("delete")))) return;
     await api(`/api/v1/sessions/${id}`, { method: "DELETE" });
+    edits.drafts.clear(); // gone with the session: nothing to warn about on leaving
+    edits.names.clear();
     location.assign("/");
   });
 
@@ -139,7 +171,8 @@ export async function show({ id }) {
   const renderStatus = (status) => {
     if (status.status === "completed") return replace(statusArea);
     if (status.status === "failed") {
-      return replace(statusArea, notice("error", t("failed_message", { message: status.message ?? session.error_message ?? "" }), " ",
+      const message = messageFor(status.error_code ?? session.error_code, status.message ?? session.error_message ?? "");
+      return replace(statusArea, notice("error", t("failed_message", { message }), " ",
         h("button", { type: "button", class: "small", onclick: retry }, t("retry"))));
     }
     if (status.status === "cancelled") {
@@ -170,13 +203,17 @@ export async function show({ id }) {
       replace(statusArea, notice("error", error.message, " ", h("button", { type: "button", class: "small", onclick: follow }, t("try_again"))));
       return;
     }
-    session = await api(`/api/v1/sessions/${id}`);
+    if (!last) return;
+    session = { ...session, status: last.status, error_code: last.error_code };
+    try {
+      session = await api(`/api/v1/sessions/${id}`); // its length and error message, now known
+    } catch { /* the status above is enough to go on */ }
     renderHead();
-    if (last?.status === "completed") await loadTranscript();
+    if (last.status === "completed") await loadTranscript();
   };
 
   renderHead();
-  renderStatus({ status: session.status, message: session.error_message });
+  renderStatus({ status: session.status, message: session.error_message, error_code: session.error_code });
   showPlayer();
   if (session.status === "completed") await loadTranscript();
   else if (IN_FLIGHT.has(session.status)) follow();

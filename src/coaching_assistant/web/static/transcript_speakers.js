@@ -29,7 +29,8 @@ function roleText(speaker) {
   return t("confidence", { role, percent: formatNumber(speaker.confidence * 100) });
 }
 
-/** ctx: {sessionId, update(transcript, {focus})} */
+/** ctx: {sessionId, update(transcript, {focus}), edits}; edits.names ({speaker id: unsaved name})
+ *  outlives a redraw. */
 export function speakersPanel(transcript, ctx) {
   const message = h("div", { class: "message" });
   const entries = Object.entries(transcript.speaker_roles);
@@ -53,8 +54,11 @@ export function speakersPanel(transcript, ctx) {
 }
 
 function speakerItem(id, speaker, ctx) {
-  const input = h("input", { type: "text", maxlength: 40, value: speaker.user_label ?? "", placeholder: speaker.label,
+  const { names } = ctx.edits;
+  const saved = speaker.user_label ?? "";
+  const input = h("input", { type: "text", maxlength: 40, value: names.get(id) ?? saved, placeholder: speaker.label,
     "aria-label": t("name_of", { id }), autocomplete: "off" });
+  input.addEventListener("input", () => { if (input.value === saved) names.delete(id); else names.set(id, input.value); });
   const save = h("button", { type: "submit", class: "small" }, t("save"));
   const message = h("div", { class: "message" });
   const form = h("form", { class: "speaker-name" }, input, save);
@@ -65,13 +69,14 @@ function speakerItem(id, speaker, ctx) {
     try {
       const updated = await api(`/api/v1/sessions/${ctx.sessionId}/speaker-labels`, { method: "PATCH",
         json: { speaker_labels: { [id]: input.value } } });
+      names.delete(id);
       ctx.update(updated, { focus: `.speaker-${id} input` });
     } catch (error) {
       save.disabled = false;
       replace(message, notice("error", error.message));
     }
   });
-  return h("li", { class: `speaker-card speaker-${id} role-${speaker.role}` },
+  return h("li", { class: `speaker-card speaker-${id} role-${speaker.role}`, id: `speaker-card-${id}` },
     h("div", { class: "speaker-head" }, h("span", { class: "speaker-label" }, speaker.label),
       h("span", { class: "hint" }, t("speaker", { id }))),
     h("p", { class: "speaker-role" }, roleText(speaker)),
