@@ -31,6 +31,20 @@ const t = strings({
     invalid_label: "名稱無效：不可包含控制字元、< 或 >，最多 40 個字。",
     csrf_failed: "安全檢查失敗，請重新載入頁面。",
     validation_error: "輸入的內容無效：{message}",
+    // why a transcription failed (a session's error_code)
+    transcription_failed: "轉錄失敗。",
+    transient_error: "發生暫時性錯誤，請稍後重試。",
+    retries_exhausted: "多次嘗試後仍無法完成轉錄，請稍後重試。",
+    time_limit_exceeded: "轉錄超過時間上限。",
+    audio_missing: "找不到這個會談的音訊檔。",
+    audio_location_rejected: "音訊的存放位置不被允許。",
+    unsupported_language: "目前的語音模型不支援這個語言。",
+    stt_unavailable: "語音辨識引擎暫時無法使用，請稍後重試。",
+    stt_rejected: "語音辨識引擎拒絕了這個音訊。",
+    diarization_unavailable: "無法區分說話者。",
+    internal_error: "發生未預期的錯誤，已記錄下來。",
+    too_many_requests: "同時送出的請求太多，請稍候再試。",
+    too_many_long_polls: "同時追蹤的進度太多，請稍候。",
   },
 });
 
