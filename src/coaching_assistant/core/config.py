@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     whisper_model_path: str | None = Field(
         None, description="CTranslate2 Whisper model directory; default: the bundled tiny.en"
     )
+    model_cache_dir: Path | None = Field(
+        None, description="where models assembled from several packages are kept (default DATA_DIR/models); "
+                          "shared by the host's workers, outside the virtualenv so a reinstall keeps them")
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
     whisper_cpu_threads: int = 2
@@ -187,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def result_backend(self) -> str:
         return self.celery_result_backend or self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def models_dir(self) -> Path:
+        return (self.model_cache_dir or self.data_dir / "models").resolve()
 
     @property
     def audio_dir(self) -> Path:

