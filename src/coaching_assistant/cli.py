@@ -50,6 +50,23 @@ def migrate() -> None:
     click.echo(f"Database is up to date: {redacted(get_settings().sqlalchemy_url)}")
 
 
+@main.command()
+def models() -> None:
+    """List the Whisper models sessions may name, joining the base model first if this host has
+    not yet (the worker does it at start too)."""
+    from coaching_assistant.services.whisper_models import AUTO, model_names
+    from coaching_assistant.stt.model_paths import model_directory
+
+    settings = get_settings()
+    click.echo(f"{AUTO}: tiny.en for English sessions, base for every other language "
+               f"(default: WHISPER_MODEL={settings.whisper_model})")
+    for name in model_names(settings)[1:]:
+        try:
+            click.echo(f"{name}: {model_directory(settings, name)}")
+        except CoachingError as exc:
+            raise click.ClickException(exc.message) from None
+
+
 def password_from_stdin() -> str:
     """The first line of stdin without its line ending (so `echo pw | …` and a file both work)."""
     line = sys.stdin.readline()

@@ -260,3 +260,31 @@ def test_progress_never_reports_more_audio_processed_than_there_is(client, user_
     assert len(reports) >= 4
     assert all(report["duration_processed"] <= report["duration_total"] for report in reports), reports
     assert seen[-1]["duration_processed"] == seen[-1]["duration_total"] == pytest.approx(1.0, abs=0.001)
+
+
+@pytest.mark.parametrize("language, model, expected", [
+    ("en-US", None, "tiny.en"), ("zh-TW", None, "base"), ("es", "auto", "base"), ("en-US", "base", "base"),
+])
+def test_the_engine_gets_the_model_the_session_resolves_to(client, user_headers, settings, empty_queue,
+                                                           monkeypatch, language, model, expected):
+    asked: list[str | None] = []
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return FakeProvider(settings)
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    payload = {"title": "t", "language": language, **({"model": model} if model else {})}
+    sid = client.post("/api/v1/sessions", json=payload, headers=user_headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=user_headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task_id = row.audio_uri, row.transcription_job_id
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language=language,
+                                               task_id=task_id, publish=lambda _meta: None)
+    assert outcome.status == "completed"
+    assert asked == [expected]

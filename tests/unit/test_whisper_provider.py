@@ -43,3 +43,16 @@ def test_english_only_model_refuses_other_languages(provider):
     with pytest.raises(PermanentError) as raised:
         provider.transcribe(decode(CONVERSATION)[:16000], language="zh-TW", on_progress=lambda s: None)
     assert raised.value.code == "unsupported_language"
+
+
+def test_models_load_lazily_and_the_least_recently_used_goes_beyond_the_bound(tmp_path):
+    from coaching_assistant.stt import whisper
+
+    settings = Settings(stt_provider="whisper", whisper_max_loaded_models=1, model_cache_dir=tmp_path,
+                        whisper_model_paths={})
+    tiny = load_model(settings, "tiny.en")
+    assert load_model(settings, "tiny.en") is tiny
+    base = load_model(settings, "base")
+    assert base.model.is_multilingual and not tiny.model.is_multilingual
+    assert whisper.loaded_models() == [str(tmp_path / "whisper-base-1.0.0")]
+    assert load_model(settings, "tiny.en") is not tiny  # evicted, loaded again

@@ -18,6 +18,9 @@ class SessionCreate(BaseModel):
     language: str = Field("en-US", max_length=32, description="BCP-47 tag, e.g. en-US, zh-TW")
     num_speakers: Annotated[StrictInt, Field(ge=1, le=8)] | Literal["auto"] = Field(
         2, description="speakers to separate (1–8), or \"auto\" to estimate")
+    model: str | None = Field(None, max_length=64, description=(
+        "Whisper model: auto (tiny.en for English, base for other languages), tiny.en, base, or a name the "
+        "operator configured (WHISPER_MODEL_PATH_<NAME>); default WHISPER_MODEL. Unknown: 422 unknown_model"))
 
     @field_validator("title")
     @classmethod
@@ -49,6 +52,7 @@ class SessionOut(BaseModel):
     duration_seconds: float | None
     segments_count: int
     num_speakers: int | Literal["auto"]
+    model: str | None = Field(description="the Whisper model asked for; null: the server's WHISPER_MODEL")
     error_code: str | None
     error_message: str | None
     created_at: datetime

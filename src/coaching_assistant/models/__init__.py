@@ -89,6 +89,8 @@ class CoachingSession(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(32))
+    # The Whisper model asked for (auto, tiny.en, base, an operator's name); None: WHISPER_MODEL.
+    model: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_uri: Mapped[str | None] = mapped_column(Text)

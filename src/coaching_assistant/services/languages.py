@@ -27,3 +27,9 @@ def normalize_language(tag: str) -> str | None:
     if not match or match.group("primary") not in WHISPER_LANGUAGES:
         return None
     return result
+
+
+def base_language(language: str) -> str:
+    """'en-US' -> 'en', 'cmn-Hant-TW' -> 'zh', 'zh-TW' -> 'zh'."""
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return {"cmn": "zh", "yue": "zh"}.get(primary, primary)

@@ -40,7 +40,7 @@ from coaching_assistant.core.database import session_scope
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.diarization import diarize
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
-from coaching_assistant.services import audio, chinese, piecewise, roles, session_state, storage
+from coaching_assistant.services import audio, chinese, piecewise, roles, session_state, storage, whisper_models
 from coaching_assistant.services.lease import Heartbeat, LeaseLost
 from coaching_assistant.services.progress import ProgressReporter, Publish, publish_quietly
 from coaching_assistant.services.session_state import Claim
@@ -204,7 +204,8 @@ def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> 
                             f"Transcribing audio: {seconds:.0f} of {duration:.0f} seconds",
                             processed=round(seconds, 3))
 
-    engine = run.provider or get_provider(run.settings)
+    engine = run.provider or get_provider(run.settings, whisper_models.resolve(run.settings, run.claim.model,
+                                                                                 language=run.language))
     return piecewise.transcribe_in_pieces(engine, samples, language=run.language, on_progress=on_progress)
 
 

@@ -8,6 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
+from coaching_assistant.services.languages import base_language
+
+__all__ = ["ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language"]
+
 # Called with the number of audio seconds transcribed so far.
 ProgressCallback = Callable[[float], None]
 
@@ -37,9 +41,3 @@ class SpeechToTextProvider(Protocol):
                    on_progress: ProgressCallback) -> list[Segment]:
         """Transcribe 16 kHz mono float32 audio; call `on_progress` as audio seconds are done."""
         ...
-
-
-def base_language(language: str) -> str:
-    """'en-US' -> 'en', 'cmn-Hant-TW' -> 'zh', 'zh-TW' -> 'zh'."""
-    primary = language.replace("_", "-").split("-")[0].lower()
-    return {"cmn": "zh", "yue": "zh"}.get(primary, primary)
