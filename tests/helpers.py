@@ -22,6 +22,17 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
 
 
+def speech_samples(language: str) -> list[Path]:
+    """Real recorded speech (wav, a few seconds, with the reference text beside it as .txt) that
+    the pytest-audioeval package ships, for zh, ja, en, es, fr, hi, it, pl and pt."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pytest_audioeval")  # a namespace package: no __init__, no __file__
+    assert spec is not None and spec.submodule_search_locations, "pytest-audioeval is not installed"
+    folder = Path(list(spec.submodule_search_locations)[0]) / "samples" / "audio" / language
+    return sorted(folder.glob("*.wav"))
+
+
 def reference_text(fixture: Path = CONVERSATION) -> str:
     return fixture.with_suffix(".txt").read_text()
 

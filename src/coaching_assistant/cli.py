@@ -242,9 +242,11 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
 @click.option("--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default="txt", show_default=True)
 @click.option("--api-key",
               help="API key (default: COACHING_API_KEY, else a local CLI user kept in DATA_DIR)")
-@click.option("--language", default="en-US", show_default=True)
+@click.option("--language", default="en-US", show_default=True,
+              help="a BCP-47 tag (en-US, zh-TW, cmn-Hant-TW, es…) or auto to detect it")
+@click.option("--model", default=None, help="Whisper model: auto, tiny.en, base… (default: the server's)")
 @click.option("--title", default=None, help="session title (default: the file name)")
-def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, language: str,
+def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, language: str, model: str | None,
                title: str | None) -> None:
     """Upload FILE to a running server, show progress, and print the transcript."""
     import httpx
@@ -259,7 +261,7 @@ def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, la
     headers = {"Authorization": f"Bearer {api_key or get_settings().coaching_api_key or local_api_key()}"}
     with httpx.Client(base_url=server, headers=headers, timeout=120) as client:
         try:
-            session_id = _upload(client, file, title=title or file.name, language=language)
+            session_id = _upload(client, file, title=title or file.name, language=language, model=model)
             _follow(client, session_id)
             _print_transcript(client, session_id, fmt)
         except httpx.HTTPError as exc:
@@ -279,10 +281,11 @@ def _answer(response: httpx.Response) -> dict:
     return response.json() if response.content else {}
 
 
-def _upload(client: httpx.Client, file: Path, *, title: str, language: str) -> str:
+def _upload(client: httpx.Client, file: Path, *, title: str, language: str, model: str | None = None) -> str:
     """Create a session and upload FILE into it. A session whose upload fails (refused, cut
     off, interrupted) is deleted again, so none is left waiting in `uploading`."""
-    session_id = _answer(client.post("/api/v1/sessions", json={"title": title, "language": language}))["id"]
+    body = {"title": title, "language": language, **({"model": model} if model else {})}
+    session_id = _answer(client.post("/api/v1/sessions", json=body))["id"]
     try:
         with file.open("rb") as handle:
             _answer(client.post(f"/api/v1/sessions/{session_id}/audio", files={"file": (file.name, handle)}))

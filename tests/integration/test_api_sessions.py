@@ -57,7 +57,8 @@ def test_create_session_returns_the_documented_fields(client, user_headers):
     ({"title": "", "language": "en-US"}, "validation_error"),
     ({"title": "   ", "language": "en-US"}, "validation_error"),
     ({"title": "x" * 256, "language": "en-US"}, "validation_error"),
-    ({"title": "ok", "language": "klingon"}, "validation_error"),
+    ({"title": "ok", "language": "klingon"}, "unsupported_language"),
+    ({"title": "ok", "language": "xx-YY"}, "unsupported_language"),
     ({"title": "ok", "language": "en-US", "unexpected": 1}, "validation_error"),
     ({"language": "en-US"}, "validation_error"),
 ])
@@ -173,3 +174,17 @@ def test_a_model_the_server_cannot_use_is_refused_and_nothing_stored(client, use
     assert response.status_code == 422
     assert response.json() == {"code": code, "message": message}
     assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == 0
+
+
+def test_language_auto_is_accepted_and_an_unsupported_one_lists_what_is(client, user_headers):
+    assert create(client, user_headers, language="AUTO")["language"] == "auto"
+    for tag in ("zh-tw", "cmn-hant-tw", "en-us"):
+        assert create(client, user_headers, language=tag)["language"] in ("zh-TW", "cmn-Hant-TW", "en-US")
+    refused = client.post("/api/v1/sessions", json={"title": "t", "language": "tlh"}, headers=user_headers)
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["code"] == "unsupported_language"
+    assert body["message"].startswith("Unsupported language 'tlh': use auto (detected from the audio) or a "
+                                      "BCP-47 tag such as en-US, zh-TW or cmn-Hant-TW whose language is one of: af, ")
+    assert ", zh." in body["message"] and " es, " in body["message"]
+    assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == 4

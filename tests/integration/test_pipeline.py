@@ -288,3 +288,47 @@ def test_the_engine_gets_the_model_the_session_resolves_to(client, user_headers,
                                                task_id=task_id, publish=lambda _meta: None)
     assert outcome.status == "completed"
     assert asked == [expected]
+
+
+def test_language_auto_is_detected_stored_and_used(client, user_headers, settings, empty_queue, monkeypatch):
+    transcribed_as: list[str] = []
+
+    class Detecting(FakeProvider):
+        def transcribe(self, audio, *, language, on_progress):
+            transcribed_as.append(language)
+            return super().transcribe(audio, language=language, on_progress=on_progress)
+
+    asked: list[str | None] = []
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return Detecting(settings.model_copy(update={"fake_stt_detected_language": "zh"}))
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    sid = client.post("/api/v1/sessions", json={"title": "t", "language": "auto"}, headers=user_headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=user_headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task_id = row.audio_uri, row.transcription_job_id
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="auto",
+                                               task_id=task_id, publish=published.append)
+    assert outcome.status == "completed"
+    assert asked == ["base", "base"]  # the detector, then the model for Chinese
+    assert transcribed_as == ["zh-TW"]
+    assert "Detected the language: zh (99%)" in [m["message"] for m in published]
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["detected_language"], status["language_probability"]) == ("zh", 0.99)
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert (session["language"], session["detected_language"]) == ("auto", "zh")
+    assert client.patch(f"/api/v1/sessions/{sid}/speaker-roles", json={"speaker_roles": {"1": "coach"}},
+                        headers=user_headers).status_code == 200
+    transcript = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()
+    assert (transcript["detected_language"], transcript["language_probability"]) == ("zh", 0.99)
+    assert transcript["speaker_roles"]["1"]["label"] == "教練"
+    text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers).text
+    assert text.startswith("教練 [00:00:00]")

@@ -23,7 +23,7 @@ def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
     segments = [SimpleNamespace(speaker_id=1 + i % 2, start_seconds=i * 2.0, end_seconds=i * 2.0 + 1.5, role=None,
                                 content=f"=HYPERLINK(\"http://x\") cue {i}" if i == 3 else f"what was said in cue {i}")
                 for i in range(count)]
-    return SimpleNamespace(status="completed", segments=segments, language="en-US",
+    return SimpleNamespace(status="completed", segments=segments, language="en-US", detected_language=None,
                            speaker_roles=speaker_roles or {"1": {"role": "coach"}, "2": {"role": "unknown"}})
 
 
@@ -71,8 +71,9 @@ def segment(speaker_id: int, start: float, end: float, content: str, role: str |
 
 # A Chinese session past its first hour: a coach, a client, a speaker nobody gave a role (3), a
 # segment whose role a user overrode, text that VTT must escape, a cue at the 100-hour limit.
-CHINESE = SimpleNamespace(status="completed", language="zh-TW", speaker_roles={"1": {"role": "coach"},
-                                                                               "2": {"role": "client"}},
+CHINESE = SimpleNamespace(status="completed", language="zh-TW", detected_language=None,
+                          speaker_roles={"1": {"role": "coach"},
+                                         "2": {"role": "client"}},
                           segments=[segment(1, 3725.5, 3730.25, "你今天想談什麼？"),
                                     segment(2, 3730.25, 3800.0, "我想談 a < b & c > d"),
                                     segment(3, 3800.0, 3801.0, "嗯。"),
@@ -132,7 +133,8 @@ def test_our_own_vtt_imports_again_unchanged():
                                                           ("completed", [], "no_segments")])
 def test_no_download_of_a_transcript_not_ready_or_empty(status, segments, code):
     with pytest.raises(CoachingError) as refused:
-        transcripts.rows(SimpleNamespace(status=status, segments=segments, language="en-US", speaker_roles={}))
+        transcripts.rows(SimpleNamespace(status=status, segments=segments, language="en-US", detected_language=None,
+                                         speaker_roles={}))
     assert refused.value.code == code
 
 

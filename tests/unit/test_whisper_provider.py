@@ -56,3 +56,16 @@ def test_models_load_lazily_and_the_least_recently_used_goes_beyond_the_bound(tm
     assert base.model.is_multilingual and not tiny.model.is_multilingual
     assert whisper.loaded_models() == [str(tmp_path / "whisper-base-1.0.0")]
     assert load_model(settings, "tiny.en") is not tiny  # evicted, loaded again
+
+
+@pytest.mark.parametrize("language", ["zh", "es", "fr", "en"])
+def test_base_detects_the_language_of_real_speech(language, tmp_path_factory):
+    from coaching_assistant.stt.whisper import detect_language
+    from tests.helpers import speech_samples
+
+    settings = Settings(stt_provider="whisper", model_cache_dir=tmp_path_factory.getbasetemp() / "models",
+                        whisper_model_paths={})
+    sample = speech_samples(language)[-1]  # the longest kind: a pangram or counting
+    detected, probability = detect_language(settings, decode(sample))
+    assert detected == language, (sample.name, detected, probability)
+    assert 0.5 < probability <= 1

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from coaching_assistant.services.languages import normalize_language
-
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=255)
-    language: str = Field("en-US", max_length=32, description="BCP-47 tag, e.g. en-US, zh-TW")
+    language: str = Field("en-US", max_length=32, description=(
+        "BCP-47 tag, e.g. en-US, zh-TW, cmn-Hant-TW, or auto (detected from the audio); another language: "
+        "422 unsupported_language listing the ones accepted"))
     num_speakers: Annotated[StrictInt, Field(ge=1, le=8)] | Literal["auto"] = Field(
         2, description="speakers to separate (1–8), or \"auto\" to estimate")
     model: str | None = Field(None, max_length=64, description=(
@@ -32,14 +32,6 @@ class SessionCreate(BaseModel):
             raise ValueError("title must not contain control characters")
         return value
 
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        normalized = normalize_language(value)
-        if normalized is None:
-            raise ValueError(f"unsupported language {value!r}; use a BCP-47 tag such as en-US")
-        return normalized
-
 
 class SessionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -53,6 +45,8 @@ class SessionOut(BaseModel):
     segments_count: int
     num_speakers: int | Literal["auto"]
     model: str | None = Field(description="the Whisper model asked for; null: the server's WHISPER_MODEL")
+    detected_language: str | None = Field(description="for language auto: the language Whisper heard (e.g. zh)")
+    language_probability: float | None = Field(description="how sure the detection was, 0–1")
     error_code: str | None
     error_message: str | None
     created_at: datetime
@@ -93,6 +87,8 @@ class StatusOut(BaseModel):
         "STARTED, PROGRESS or RETRY while processing; SUCCESS, FAILURE or REVOKED once completed, failed or "
         "cancelled; null without a task (uploading, imported) or when the result backend cannot say"))
     error_code: str | None
+    detected_language: str | None = Field(description="for language auto, once detected")
+    language_probability: float | None
 
 
 class WordOut(BaseModel):
@@ -127,6 +123,8 @@ class TranscriptOut(BaseModel):
     session_id: uuid.UUID
     title: str
     language: str
+    detected_language: str | None
+    language_probability: float | None
     duration_seconds: float | None
     speaker_roles: dict[str, SpeakerRoleOut]
     segments: list[SegmentOut]

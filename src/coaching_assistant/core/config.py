@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     fake_stt_seconds_per_chunk: float = Field(
         0.0, description="fake provider only: sleep this long per 5 s of audio (tests)"
     )
+    fake_stt_detected_language: str = Field(
+        "en", description="fake provider only: the language it detects in any audio (tests)")
     fake_stt_transient_failures: int = Field(
         0, description="fake provider only: the first N transcriptions in a process fail transiently"
     )

@@ -91,6 +91,9 @@ class CoachingSession(Base):
     language: Mapped[str] = mapped_column(String(32))
     # The Whisper model asked for (auto, tiny.en, base, an operator's name); None: WHISPER_MODEL.
     model: Mapped[str | None] = mapped_column(String(64))
+    # For language "auto": what the worker heard (Whisper's code, e.g. zh) and how sure it was.
+    detected_language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_uri: Mapped[str | None] = mapped_column(Text)

@@ -302,6 +302,13 @@ def renew(db: Session, session_id: uuid.UUID, *, token: str, lease_seconds: floa
                         .execution_options(synchronize_session=False)) == 1
 
 
+def record_language(db: Session, session_id: uuid.UUID, *, token: str, language: str, probability: float) -> bool:
+    """Store the language this run detected (language `auto`); False once it no longer owns the session."""
+    return rows_changed(db, update(CoachingSession).where(owned_by(session_id, token))
+                        .values(detected_language=language, language_probability=probability, updated_at=utcnow())
+                        .execution_options(synchronize_session=False)) == 1
+
+
 def complete(db: Session, session_id: uuid.UUID, *, token: str, segments_count: int,
              speaker_roles: dict[str, Any], duration: float) -> bool:
     """processing (this lease) → completed. The caller stores the segments in the same

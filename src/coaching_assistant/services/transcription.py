@@ -1,6 +1,7 @@
 """The transcription pipeline a worker runs for one session.
 
-Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–75, by audio
+Stages and their progress ranges: claim (0) → decode (2–4) → language detection, for language
+`auto` (4–5; Whisper base on the first DETECT_SECONDS, stored on the session) → speech-to-text (5–75, by audio
 seconds done) → speaker diarization (75–90) → save (92–100). The audio is decoded to a temporary
 file and read in blocks (speech-to-text in pieces of at most ten minutes, diarization ten minutes
 at a time), so a worker's memory does not grow with the length of the recording. Chinese results
@@ -40,7 +41,16 @@ from coaching_assistant.core.database import session_scope
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.diarization import diarize
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
-from coaching_assistant.services import audio, chinese, piecewise, roles, session_state, storage, whisper_models
+from coaching_assistant.services import (
+    audio,
+    chinese,
+    languages,
+    piecewise,
+    roles,
+    session_state,
+    storage,
+    whisper_models,
+)
 from coaching_assistant.services.lease import Heartbeat, LeaseLost
 from coaching_assistant.services.progress import ProgressReporter, Publish, publish_quietly
 from coaching_assistant.services.session_state import Claim
@@ -49,7 +59,8 @@ from coaching_assistant.stt.base import Segment
 
 logger = logging.getLogger(__name__)
 
-DECODE_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 5, 75, 90, 92
+DECODE_START, DETECT_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 4, 5, 75, 90, 92
+DETECT_SECONDS = 120  # the detector looks at the first 30 s of speech the VAD finds in these
 
 
 @dataclass
@@ -175,6 +186,8 @@ def _run_stages(run: _Run) -> Outcome:
     with _decode(run) as samples:
         duration = round(samples.duration_seconds, 3)  # the decoded length, not the header's
         run.reporter.duration_total = duration
+        if run.language == languages.AUTO:
+            run.language = _detect_language(run, samples)
         segments = _speech_to_text(run, samples, duration)
         if run.settings.diarization_enabled:
             segments = _separate_speakers(run, samples, segments, duration)
@@ -193,6 +206,21 @@ def _decode(run: _Run) -> audio.DecodedAudio:
     with storage.local_copy(run.settings, run.claim.audio_uri) as path:
         run.settings.audio_dir.mkdir(parents=True, exist_ok=True)  # on the storage disk, not a RAM-backed /tmp
         return audio.decode_to_file(path, work_dir=run.settings.audio_dir, max_seconds=run.settings.max_audio_seconds)
+
+
+def _detect_language(run: _Run, samples: audio.DecodedAudio) -> str:
+    """Detect and store the session's language; the language its text is then written in."""
+    run.reporter.update(DETECT_START, "Detecting the language", processed=0.0, force=True)
+    detector = run.provider or get_provider(run.settings, whisper_models.DETECTOR)
+    detected, probability = detector.detect_language(samples[0:DETECT_SECONDS * audio.SAMPLE_RATE])
+    with session_scope() as db:
+        if not session_state.record_language(db, run.session_id, token=run.claim.token, language=detected,
+                                             probability=probability):
+            raise LeaseLost(str(run.session_id))
+    logger.info("Session %s: detected language %s (probability %.2f)", run.session_id, detected, probability)
+    run.reporter.update(DETECT_START, f"Detected the language: {detected} ({probability:.0%})", processed=0.0,
+                        force=True)
+    return languages.text_language(languages.AUTO, detected)
 
 
 def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> list[Segment]:

@@ -41,3 +41,7 @@ class SpeechToTextProvider(Protocol):
                    on_progress: ProgressCallback) -> list[Segment]:
         """Transcribe 16 kHz mono float32 audio; call `on_progress` as audio seconds are done."""
         ...
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """The language spoken in the audio (Whisper's code, e.g. `zh`) and its probability."""
+        ...

@@ -21,7 +21,11 @@ class FakeProvider:
     def __init__(self, settings: Settings):
         self.delay = settings.fake_stt_seconds_per_chunk
         self.failures_left = settings.fake_stt_transient_failures
+        self.detected_language = settings.fake_stt_detected_language
         self._lock = threading.Lock()
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        return self.detected_language, 0.99
 
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:

@@ -65,6 +65,12 @@ class GoogleProvider:
             logger.info("Google STT client initialized")
         self.client = client
 
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Offline, with Whisper base: the session's language must be known before Google is asked."""
+        from coaching_assistant.stt.whisper import detect_language
+
+        return detect_language(self.settings, audio)
+
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
         t = self.types

@@ -66,6 +66,17 @@ def load_model(settings: Settings, name: str = models.TINY_EN) -> Any:
         return model
 
 
+def detect_language(settings: Settings, audio: np.ndarray) -> tuple[str, float]:
+    """Whisper's guess at the language of the first speech in `audio`, with base (the detector):
+    tiny.en knows only English. Where the VAD finds no speech, the whole audio is used."""
+    model = load_model(settings, models.DETECTOR)
+    try:
+        language, probability, _ = model.detect_language(audio, vad_filter=settings.whisper_vad_filter)
+    except (ValueError, IndexError):  # nothing left after the VAD
+        language, probability, _ = model.detect_language(audio, vad_filter=False)
+    return str(language), round(float(probability), 4)
+
+
 class WhisperProvider:
     name = "whisper"
 
@@ -78,6 +89,9 @@ class WhisperProvider:
     def model(self) -> Any:
         """Looked up per use, not held: the provider must not keep an evicted model alive."""
         return load_model(self.settings, self.model_name)
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        return detect_language(self.settings, audio)
 
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
