@@ -33,6 +33,20 @@ def speech_samples(language: str) -> list[Path]:
     return sorted(folder.glob("*.wav"))
 
 
+def chinese_characters(text: str) -> str:
+    """Only the letters and digits of a Chinese text, in Traditional characters (OpenCC s2twp, as the
+    service writes Taiwan's Chinese), so a Simplified reference and a Traditional transcript compare
+    character by character, punctuation and spaces aside."""
+    import opencc
+
+    return "".join(ch for ch in opencc.OpenCC("s2twp").convert(text) if ch.isalnum())
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Character error rate of a Chinese transcript against its reference (see chinese_characters)."""
+    return float(jiwer.cer(chinese_characters(reference), chinese_characters(hypothesis)))
+
+
 def reference_text(fixture: Path = CONVERSATION) -> str:
     return fixture.with_suffix(".txt").read_text()
 

