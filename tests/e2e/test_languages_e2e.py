@@ -85,3 +85,14 @@ def test_french_speech_is_detected_and_transcribed(stack):
     # measured: "Portez ce vieux whisky aux juges blancs qui fume." for "… au juge blond qui fume." (3 of 9)
     assert word_error_rate(sample.with_suffix(".txt").read_text(), hypothesis) <= 0.4, hypothesis
     assert "detected language fr" in worker.output()
+
+
+def test_a_french_session_with_translate_gets_english_beside_the_french(stack):
+    _, client = stack
+    sample = next(s for s in speech_samples("fr") if s.stem == "pangrama")
+    _, transcript = transcribe(client, sample, language="fr", num_speakers=1, translate=True)
+    segment = transcript["segments"][0]
+    assert "whisky" in segment["content"].lower()
+    english = " ".join(s["translation"] or "" for s in transcript["segments"]).lower()
+    # measured: "bring this old whiskey to the white judge."
+    assert "judge" in english and "whisk" in english and "juge" not in english, english

@@ -332,3 +332,51 @@ def test_language_auto_is_detected_stored_and_used(client, user_headers, setting
     assert transcript["speaker_roles"]["1"]["label"] == "教練"
     text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers).text
     assert text.startswith("教練 [00:00:00]")
+
+
+def _session_with_audio(client, headers, **body):
+    sid = client.post("/api/v1/sessions", json={"title": "t", **body}, headers=headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        return sid, row.audio_uri, row.transcription_job_id
+
+
+def test_translate_adds_english_per_segment_within_the_progress(client, user_headers, settings, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="zh-TW", translate=True)
+    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["translate"] is True
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="zh-TW",
+                                               task_id=task_id, publish=published.append,
+                                               provider=FakeProvider(settings))
+    assert outcome.status == "completed"
+    values = [m["progress"] for m in published]
+    assert values == sorted(values) and values[-1] == 100
+    translating = [m["progress"] for m in published if m["message"].startswith("Translating into English")]
+    assert translating and all(72 <= p <= 90 for p in translating)
+    assert any(m["message"] == f"Translating into English: {outcome.segments_count} of {outcome.segments_count} "
+               "segments" for m in published)
+    segments = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()["segments"]
+    assert segments[0]["translation"] == "english of 5.0 seconds in zh-TW"
+    assert all(s["translation"] for s in segments)
+    text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers).text
+    assert text.splitlines()[1:3] == ["segment 1", "[English] english of 5.0 seconds in zh-TW"]
+
+
+def test_an_english_session_needs_no_translation(client, user_headers, settings, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="en-US", translate=True)
+    published: list[dict] = []
+    transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="en-US",
+                                      task_id=task_id, publish=published.append, provider=FakeProvider(settings))
+    assert not any(m["message"].startswith("Translating") for m in published)
+    segments = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()["segments"]
+    assert {s["translation"] for s in segments} == {None}
+
+
+def test_translate_must_be_a_boolean(client, user_headers):
+    response = client.post("/api/v1/sessions", json={"title": "t", "translate": "yes"}, headers=user_headers)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"

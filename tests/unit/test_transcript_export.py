@@ -21,6 +21,7 @@ from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMEN
 
 def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
     segments = [SimpleNamespace(speaker_id=1 + i % 2, start_seconds=i * 2.0, end_seconds=i * 2.0 + 1.5, role=None,
+                                translation=None,
                                 content=f"=HYPERLINK(\"http://x\") cue {i}" if i == 3 else f"what was said in cue {i}")
                 for i in range(count)]
     return SimpleNamespace(status="completed", segments=segments, language="en-US", detected_language=None,
@@ -66,7 +67,8 @@ def test_the_registry_names_each_download_with_its_media_type_and_extension():
 
 
 def segment(speaker_id: int, start: float, end: float, content: str, role: str | None = None) -> SimpleNamespace:
-    return SimpleNamespace(speaker_id=speaker_id, start_seconds=start, end_seconds=end, content=content, role=role)
+    return SimpleNamespace(speaker_id=speaker_id, start_seconds=start, end_seconds=end, content=content, role=role,
+                           translation=None)
 
 
 # A Chinese session past its first hour: a coach, a client, a speaker nobody gave a role (3), a
@@ -154,3 +156,22 @@ def test_writers_given_no_rows_write_empty_files_that_readers_accept():
 ])
 def test_download_names(title, extension, expected):
     assert content_disposition(title, extension) == expected
+
+
+def test_translations_sit_beside_the_original_in_txt_and_xlsx():
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from coaching_assistant.services.transcript_export import Row, txt, xlsx
+
+    rows = [Row(0.0, 2.0, "教練", 1, "你今天想談什麼？", "What do you want to talk about today?"),
+            Row(2.0, 4.0, "客戶", 2, "工作。", "Work.")]
+    assert txt(rows).decode().splitlines() == ["教練 [00:00:00]", "你今天想談什麼？",
+                                               "[English] What do you want to talk about today?", "",
+                                               "客戶 [00:00:02]", "工作。", "[English] Work."]
+    sheet = load_workbook(BytesIO(xlsx(rows))).active
+    assert [cell.value for cell in sheet[1]] == ["Start", "End", "Role", "Speaker", "Text", "English"]
+    assert [cell.value for cell in sheet[2]][4:] == ["你今天想談什麼？", "What do you want to talk about today?"]
+    untranslated = load_workbook(BytesIO(xlsx([Row(0.0, 1.0, "Coach", 1, "Hi")]))).active
+    assert [cell.value for cell in untranslated[1]] == ["Start", "End", "Role", "Speaker", "Text"]

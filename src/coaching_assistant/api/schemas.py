@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 
 class SessionCreate(BaseModel):
@@ -21,6 +21,9 @@ class SessionCreate(BaseModel):
     model: str | None = Field(None, max_length=64, description=(
         "Whisper model: auto (tiny.en for English, base for other languages), tiny.en, base, or a name the "
         "operator configured (WHISPER_MODEL_PATH_<NAME>); default WHISPER_MODEL. Unknown: 422 unknown_model"))
+    translate: StrictBool = Field(False, description=(
+        "add an English translation of every segment (Whisper's translate task, after transcription); "
+        "nothing to do for English sessions"))
 
     @field_validator("title")
     @classmethod
@@ -47,6 +50,7 @@ class SessionOut(BaseModel):
     model: str | None = Field(description="the Whisper model asked for; null: the server's WHISPER_MODEL")
     detected_language: str | None = Field(description="for language auto: the language Whisper heard (e.g. zh)")
     language_probability: float | None = Field(description="how sure the detection was, 0–1")
+    translate: bool = Field(description="an English translation is added to every segment")
     error_code: str | None
     error_message: str | None
     created_at: datetime
@@ -108,6 +112,7 @@ class SegmentOut(BaseModel):
     content: str
     confidence: float | None
     words: list[WordOut]
+    translation: str | None = Field(description="English translation (sessions with translate), else null")
     history: list[dict[str, Any]] = Field(description="earlier versions of the text, oldest first")
     version: int = Field(description="+1 per text edit; send it back in `versions` to refuse a stale edit")
 

@@ -79,13 +79,15 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
 
 
 def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
-                   num_speakers: int | None = 2, model: str | None = None) -> CoachingSession:
+                   num_speakers: int | None = 2, model: str | None = None,
+                   translate: bool = False) -> CoachingSession:
     """A new session waiting for its audio; refuses (422) a language or a model the server does not offer."""
     language = languages.check_language(language)
     model = whisper_models.check_model(settings, model or settings.whisper_model, language=language)
     take_session_allowance(db, settings=settings, user=user)
     session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
-                              model=model, status=SessionStatus.UPLOADING, speaker_roles={})
+                              model=model, translate=translate, status=SessionStatus.UPLOADING,
+                              speaker_roles={})
     db.add(session)
     db.commit()
     return session

@@ -64,7 +64,8 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
         "segments": [
             {"id": s.id, "speaker_id": s.speaker_id, "role": effective_role(session, s),
              "role_override": s.role, "start_seconds": s.start_seconds, "end_seconds": s.end_seconds,
-             "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or [],
+             "content": s.content, "confidence": s.confidence, "words": s.words, "translation": s.translation,
+             "history": s.history or [],
              "version": s.version}
             for s in segments
         ],
@@ -86,4 +87,5 @@ def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
 def rows(session: CoachingSession) -> list[transcript_export.Row]:
     """What every download shows per segment; labels and text are one line each."""
     return [transcript_export.Row(s.start_seconds, s.end_seconds, _label(session, s), s.speaker_id,
-                                  one_line(s.content)) for s in completed_segments(session)]
+                                  one_line(s.content), one_line(s.translation) if s.translation else None)
+            for s in completed_segments(session)]

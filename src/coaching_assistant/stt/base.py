@@ -32,6 +32,7 @@ class Segment:
     confidence: float | None = None
     words: list[Word] = field(default_factory=list)
     speaker_id: int = 1
+    translation: str | None = None  # English, when the session asked for a translation
 
 
 class SpeechToTextProvider(Protocol):
@@ -44,4 +45,8 @@ class SpeechToTextProvider(Protocol):
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         """The language spoken in the audio (Whisper's code, e.g. `zh`) and its probability."""
+        ...
+
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        """An English translation of what is said in a short piece of audio in `language`."""
         ...

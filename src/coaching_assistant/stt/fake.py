@@ -27,6 +27,9 @@ class FakeProvider:
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         return self.detected_language, 0.99
 
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        return f"english of {len(audio) / SAMPLE_RATE:.1f} seconds in {language}"
+
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
         # Test hooks: languages that make the fake fail the way a real provider can.

@@ -71,6 +71,12 @@ class GoogleProvider:
 
         return detect_language(self.settings, audio)
 
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        """Offline, with Whisper base's translate task."""
+        from coaching_assistant.stt.whisper import translate_to_english
+
+        return translate_to_english(self.settings, audio, language=language)
+
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
         t = self.types

@@ -77,6 +77,17 @@ def detect_language(settings: Settings, audio: np.ndarray) -> tuple[str, float]:
     return str(language), round(float(probability), 4)
 
 
+def translate_to_english(settings: Settings, audio: np.ndarray, *, language: str) -> str:
+    """Whisper's translate task, with base (tiny.en cannot translate), on one segment's audio:
+    the English of what is said in it. Each piece stands alone (no previous text as a prompt), so
+    a mistranslation cannot carry over into the next segment."""
+    model = load_model(settings, models.BASE)
+    pieces, _info = model.transcribe(audio, task="translate", language=base_language(language),
+                                     beam_size=settings.whisper_beam_size, vad_filter=False,
+                                     without_timestamps=True, condition_on_previous_text=False)
+    return " ".join(piece.text.strip() for piece in pieces if piece.text.strip())
+
+
 class WhisperProvider:
     name = "whisper"
 
@@ -92,6 +103,9 @@ class WhisperProvider:
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         return detect_language(self.settings, audio)
+
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        return translate_to_english(self.settings, audio, language=language)
 
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
