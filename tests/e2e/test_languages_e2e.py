@@ -96,3 +96,16 @@ def test_a_french_session_with_translate_gets_english_beside_the_french(stack):
     english = " ".join(s["translation"] or "" for s in transcript["segments"]).lower()
     # measured: "bring this old whiskey to the white judge."
     assert "judge" in english and "whisk" in english and "juge" not in english, english
+
+
+def test_the_languages_benchmark_prints_its_table():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "bench/languages.py", "--models", "base", "--languages", "fr"], cwd=root,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("| model | language | audio s | RTF | WER/CER |")
+    assert lines[2].startswith("| base | fr | ") and "| fr |" in lines[2]
