@@ -380,3 +380,20 @@ def test_an_english_session_needs_no_translation(client, user_headers, settings,
 def test_translate_must_be_a_boolean(client, user_headers):
     response = client.post("/api/v1/sessions", json={"title": "t", "translate": "yes"}, headers=user_headers)
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+def test_a_model_the_api_accepts_but_the_worker_lacks_fails_with_model_unavailable(
+        client, user_headers, settings, empty_queue, monkeypatch, tmp_path):
+    (tmp_path / "small").mkdir()
+    monkeypatch.setattr(settings, "whisper_model_paths", {"small": str(tmp_path / "small")})  # the API's env
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="es", model="small")
+    worker = settings.model_copy(update={"stt_provider": "whisper", "whisper_model_paths": {}})  # the worker's
+    with pytest.raises(PermanentError) as error:
+        transcription.transcribe_session(settings=worker, session_id=sid, audio_uri=uri, language="es",
+                                         task_id=task_id, publish=lambda _meta: None)
+    assert error.value.code == "model_unavailable"
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert (session["status"], session["error_code"]) == ("failed", "model_unavailable")
+    assert session["error_message"] == ("This worker has no model 'small': set WHISPER_MODEL_PATH_SMALL on the "
+                                        "workers as on the API (both need the same WHISPER_MODEL_PATH_<NAME> "
+                                        "variables).")

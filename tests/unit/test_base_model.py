@@ -37,6 +37,7 @@ def fake_parts(tmp_path, monkeypatch):
     return dirs, one + two
 
 
+@pytest.mark.slow  # copies and hashes the real ~145 MB
 def test_the_real_packages_join_into_a_model_with_the_published_hash(tmp_path):
     target = base_model.ensure_assembled(tmp_path / "models")
     assert target == tmp_path / "models" / "whisper-base-1.0.0"
@@ -159,3 +160,61 @@ def test_the_models_command_joins_base_or_says_in_one_line_what_is_missing(tmp_p
         assert "Traceback" not in result.output
     finally:
         config.get_settings.cache_clear()
+
+
+def test_an_unwritable_cache_dir_is_one_line_naming_model_cache_dir(fake_parts, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a file where the directory should be: mkdir fails even for root
+    with pytest.raises(ModelUnavailable) as raised:
+        base_model.ensure_assembled(blocker / "models")
+    message = raised.value.message
+    assert message.startswith(f"Cannot join the Whisper base model in MODEL_CACHE_DIR={blocker / 'models'}")
+    assert "coaching-assistant models" in message and "\n" not in message
+
+
+def test_the_leftovers_of_a_killed_worker_are_removed(fake_parts, tmp_path):
+    cache = tmp_path / "models"
+    leftover = cache / ".whisper-base-1.0.0-abc123"
+    leftover.mkdir(parents=True)
+    (leftover / "model.bin").write_bytes(b"half" * 1000)
+    target = base_model.ensure_assembled(cache)
+    assert not leftover.exists()
+    assert sorted(p.name for p in cache.iterdir()) == [".whisper-base-1.0.0.lock", target.name]
+
+
+def test_a_model_path_that_is_not_a_directory_is_refused_before_faster_whisper(tmp_path, monkeypatch):
+    """faster-whisper would take it for a Hugging Face name and download it."""
+    from coaching_assistant.core.config import Settings
+    from coaching_assistant.stt import whisper
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("WhisperModel must not be called")
+
+    import faster_whisper
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", no_model)
+    settings = Settings(whisper_model_paths={"small": "Systran/faster-whisper-small"},
+                        whisper_model_path=str(tmp_path / "missing"))
+    with pytest.raises(ModelUnavailable) as raised:
+        whisper.load_model(settings, "small")
+    assert raised.value.message.startswith("WHISPER_MODEL_PATH_SMALL=Systran/faster-whisper-small is not a directory")
+    with pytest.raises(ModelUnavailable, match="^WHISPER_MODEL_PATH=.* is not a directory"):
+        whisper.load_model(settings, "tiny.en")
+
+
+def test_models_are_loaded_from_local_files_only(tmp_path, monkeypatch):
+    from coaching_assistant.core.config import Settings
+    from coaching_assistant.stt import whisper
+
+    seen: list[dict] = []
+
+    def recording(path, **kwargs):
+        seen.append({"path": path, **kwargs})
+        return object()
+
+    import faster_whisper
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", recording)
+    monkeypatch.setattr(whisper, "_models", type(whisper._models)())
+    whisper.load_model(Settings(whisper_model_paths={"mine": str(tmp_path)}), "mine")
+    assert seen[0]["path"] == str(tmp_path) and seen[0]["local_files_only"] is True

