@@ -46,13 +46,13 @@ def test_segments_split_at_sentence_ends_with_the_words_times():
     assert [p.text for p in pieces] == ["你好。", "今天想談什麼？", "我想用 Python!"]
     assert [(p.start, p.end) for p in pieces] == [(0.0, 0.4), (0.5, 1.9), (2.0, 2.9)]
     assert {p.speaker_id for p in pieces} == {2}
-    assert [w.word for w in pieces[1].words] == ["今天", "想談", "什麼？"]
+    assert [w.word.strip() for w in pieces[1].words] == ["今天", "想談", "什麼？"]
 
 
 def test_a_lone_ascii_mark_after_a_chinese_word_becomes_full_width():
     segment = Segment(start=0.0, end=2.0, text="好吗 ?", words=_words("好吗", "?", "对"))
     pieces = chinese.normalize_segments([segment], "zh-TW")
-    assert [w.word for w in pieces[0].words] == ["好嗎", "？"]
+    assert [w.word.strip() for w in pieces[0].words] == ["好嗎", "？"]
     assert [p.text for p in pieces] == ["好嗎？", "對"]
 
 
@@ -79,3 +79,35 @@ def test_full_and_half_width_question_marks_count_as_questions():
 def test_chinese_words_are_counted_by_character_and_english_by_word():
     lines = [roles.Line(1, 0, 2, "我想用 Python 寫。", "coach")]
     assert roles.statistics(lines, 2.0)["roles"]["coach"]["words"] == 5  # 我 想 用 Python 寫
+
+
+def test_a_sentence_cut_from_a_segment_is_written_as_the_same_sentence_alone():
+    """Taiwan's phrases (软件 → 軟體, 内存 → 記憶體) apply to a cut sentence's text as to a whole
+    segment's; only the words, converted one by one, keep the character conversion."""
+    tokens = ("我", "用", "软", "件", "。", "内", "存", "不", "够", "。")
+    alone = Segment(0.0, 2.0, "我用软件。", words=_words(*tokens[:5]))
+    together = Segment(0.0, 5.0, "我用软件。内存不够。", words=_words(*tokens))
+    [whole] = chinese.normalize_segments([alone], "zh-TW")
+    cut = chinese.normalize_segments([together], "zh-TW")
+    assert whole.text == "我用軟體。"
+    assert [p.text for p in cut] == ["我用軟體。", "記憶體不夠。"]
+    assert [w.word for w in cut[0].words] == ["我", "用", "軟", "件", "。"]
+
+
+def test_english_in_chinese_is_rejoined_from_whispers_sub_word_tokens():
+    """Whisper's Chinese tokens: characters without spaces, English as pieces whose first carries
+    the space (" GROW" as " GR", "OW")."""
+    tokens = ("我", "想", "用", " GR", "OW", " model", "。", "你", "觉", "得", "呢", "?")
+    segment = Segment(0.0, 6.0, "我想用 GROW model。你觉得呢?", words=_words(*tokens))
+    pieces = chinese.normalize_segments([segment], "zh-TW")
+    assert [p.text for p in pieces] == ["我想用 GROW model。", "你覺得呢？"]
+    [whole] = chinese.normalize_segments([Segment(0.0, 3.0, "我想用 GROW model", words=_words(*tokens[:6]))],
+                                         "zh-TW")
+    assert whole.text == "我想用 GROW model"
+
+
+def test_tokens_are_joined_with_their_own_spaces():
+    from coaching_assistant.stt.base import join_words
+
+    assert join_words(_words("我", "想", "用", " GR", "OW", " model")) == "我想用 GROW model"
+    assert join_words(_words(" Hello", " wor", "ld", ".")) == "Hello world."

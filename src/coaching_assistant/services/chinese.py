@@ -11,7 +11,9 @@ For every Chinese session (zh, cmn, yue tags, and `auto` once Chinese was detect
 - spaces: none between CJK characters, none around full-width punctuation; English words inside
   Chinese keep theirs (我想用 Python 寫);
 - sentences: a segment is split after each 。！？ that ends a word, at that word's time (speaker
-  changes were split by diarization before), so each line is one sentence of one speaker;
+  changes were split by diarization before), so each line is one sentence of one speaker; a
+  sentence's text is converted as a whole (Taiwan phrases), its words one by one by character, so
+  the words may differ from the text (軟件 / 軟體);
 - numbers: left as spoken and recognised (一二三 stays 一二三, 123 stays 123); nothing converts them.
 """
 
@@ -23,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from coaching_assistant.services.languages import base_language
-from coaching_assistant.stt.base import Segment, Word
+from coaching_assistant.stt.base import Segment, Word, join_words
 
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
@@ -70,47 +72,66 @@ def written(text: str, script: str | None, *, after_cjk: bool = False) -> str:
     return _SPACE_BETWEEN_CJK.sub("", text)
 
 
-def join_words(words: list[Word]) -> str:
-    """The text of a run of word tokens: spaces between Latin words, none between Chinese ones."""
-    return _SPACE_BETWEEN_CJK.sub("", " ".join(w.word.strip() for w in words if w.word.strip()))
+def _sentence_runs(words: list[Word]) -> list[tuple[int, int]]:
+    """[start, end) index ranges of `words` (already written: full-width marks after Chinese), cut
+    after every word that ends a sentence (。！？)."""
+    runs: list[tuple[int, int]] = []
+    first = 0
+    for index, word in enumerate(words):
+        if word.word.strip().endswith(SENTENCE_END) and index < len(words) - 1:
+            runs.append((first, index + 1))
+            first = index + 1
+    runs.append((first, len(words)))
+    return runs
 
 
-def split_sentences(segment: Segment) -> list[Segment]:
-    """The segment cut after every word that ends a sentence (。！？), at the words' times."""
-    runs: list[list[Word]] = [[]]
-    for index, word in enumerate(segment.words):
-        runs[-1].append(word)
-        if word.word.strip().endswith(SENTENCE_END) and index < len(segment.words) - 1:
-            runs.append([])
-    if len(runs) == 1:
-        return [segment]
-    pieces = []
-    for run in runs:
-        probabilities = [w.probability for w in run if w.probability is not None]
-        confidence = round(sum(probabilities) / len(probabilities), 4) if probabilities else segment.confidence
-        pieces.append(Segment(start=run[0].start, end=run[-1].end, text=join_words(run), confidence=confidence,
-                              words=run, speaker_id=segment.speaker_id))
-    return pieces
+def _words_script(script: str | None) -> str | None:
+    """A token alone has no phrase around it: words are converted character by character (s2tw),
+    the text by phrase (s2twp), so 软件 is 軟件 among the words and 軟體 in the text."""
+    return "s2tw" if script == "s2twp" else script
 
 
 def _written_words(words: list[Word], script: str | None) -> list[Word]:
+    """Each token written (script, full-width mark after Chinese), keeping its leading space."""
     out: list[Word] = []
     previous = ""
     for word in words:
-        text = written(word.word.strip(), script, after_cjk=bool(previous) and bool(_CJK_CHAR.match(previous[-1])))
-        out.append(Word(text, word.start, word.end, word.probability))
+        token = word.word.strip()
+        lead = word.word[:len(word.word) - len(word.word.lstrip())]
+        text = written(token, _words_script(script),
+                       after_cjk=bool(previous) and bool(_CJK_CHAR.match(previous[-1])))
+        out.append(Word(lead + text if text else "", word.start, word.end, word.probability))
         previous = text or previous
     return out
 
 
+def _confidence(words: list[Word], default: float | None) -> float | None:
+    probabilities = [w.probability for w in words if w.probability is not None]
+    return round(sum(probabilities) / len(probabilities), 4) if probabilities else default
+
+
 def normalize_segments(segments: list[Segment], language: str) -> list[Segment]:
-    """Chinese sessions' segments as the module doc says; other languages' unchanged."""
+    """Chinese sessions' segments as the module doc says; other languages' unchanged.
+
+    A segment is cut into sentences on its tokens first; each sentence's text is then the engine's
+    tokens joined as they came (their own leading spaces: sub-word pieces of an English word stay
+    together) and written as a whole, with phrase conversion, as an uncut segment's text (the
+    engine's, the same tokens joined) is. Words are converted one by one, character by character,
+    so a word may read differently from the same characters in the text (軟件 / 軟體)."""
     if not is_chinese(language):
         return segments
     script = script_of(language)
     result: list[Segment] = []
     for segment in segments:
         words = _written_words(segment.words, script)
-        converted = replace(segment, text=written(segment.text.strip(), script), words=words)
-        result.extend(split_sentences(converted))
+        runs = _sentence_runs(words)
+        if len(runs) == 1:
+            result.append(replace(segment, text=written(segment.text.strip(), script), words=words))
+            continue
+        for first, end in runs:
+            run = words[first:end]
+            result.append(Segment(start=run[0].start, end=run[-1].end,
+                                  text=written(join_words(segment.words[first:end]), script),
+                                  confidence=_confidence(run, segment.confidence), words=run,
+                                  speaker_id=segment.speaker_id))
     return result

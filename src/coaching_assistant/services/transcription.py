@@ -293,7 +293,7 @@ def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration
             TranscriptSegment(session_id=session_id, position=i, speaker_id=s.speaker_id,
                               start_seconds=s.start, end_seconds=s.end, content=s.text,
                               confidence=s.confidence, translation=s.translation,
-                              words=[{"word": w.word, "start": w.start, "end": w.end,
+                              words=[{"word": w.word.strip(), "start": w.start, "end": w.end,
                                       "probability": w.probability} for w in s.words])
             for i, s in enumerate(segments))
         return True

@@ -10,7 +10,7 @@ import numpy as np
 
 from coaching_assistant.services.languages import base_language
 
-__all__ = ["ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language"]
+__all__ = ["ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language", "join_words"]
 
 # Called with the number of audio seconds transcribed so far.
 ProgressCallback = Callable[[float], None]
@@ -18,6 +18,11 @@ ProgressCallback = Callable[[float], None]
 
 @dataclass(frozen=True)
 class Word:
+    """One token with its times. `word` is the token as the engine gave it, with a leading space
+    where a new word starts (Whisper's tokens are sub-word pieces: " GROW" may come as " GR", "OW";
+    Chinese characters come without spaces). Providers that give whole words (Google, fake) put a
+    space before each. The text of a run of tokens is `join_words`; the stored words are stripped."""
+
     word: str
     start: float
     end: float
@@ -50,3 +55,8 @@ class SpeechToTextProvider(Protocol):
     def translate(self, audio: np.ndarray, *, language: str) -> str:
         """An English translation of what is said in a short piece of audio in `language`."""
         ...
+
+
+def join_words(words: list[Word]) -> str:
+    """The text of a run of tokens: joined as they are, each carrying its own leading space."""
+    return "".join(w.word for w in words).strip()

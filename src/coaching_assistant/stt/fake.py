@@ -51,7 +51,7 @@ class FakeProvider:
                 time.sleep(self.delay)
             if chunk.size and float(np.abs(chunk).max()) > 0.01:
                 n = len(segments) + 1
-                words = [Word("segment", start, start + 0.5, 0.99), Word(str(n), start + 0.5, end, 0.98)]
+                words = [Word(" segment", start, start + 0.5, 0.99), Word(f" {n}", start + 0.5, end, 0.98)]
                 segments.append(Segment(start=round(start, 3), end=round(end, 3), text=f"segment {n}",
                                         confidence=0.985, words=words))
             on_progress(end)

@@ -108,7 +108,7 @@ class GoogleProvider:
                 if not text:
                     previous_end = end
                     continue
-                words = [Word(w.word, round(offset + _seconds(w.start_offset), 3),
+                words = [Word(" " + w.word.strip(), round(offset + _seconds(w.start_offset), 3),
                               round(offset + _seconds(w.end_offset), 3), round(w.confidence, 4))
                          for w in best.words]
                 start = words[0].start if words else previous_end

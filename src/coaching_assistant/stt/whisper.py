@@ -126,7 +126,7 @@ class WhisperProvider:
         segments: list[Segment] = []
         total = len(audio) / SAMPLE_RATE
         for piece in pieces:  # a generator: decoding happens as we iterate
-            words = [Word(w.word.strip(), round(w.start, 3), round(w.end, 3), round(w.probability, 4))
+            words = [Word(w.word, round(w.start, 3), round(w.end, 3), round(w.probability, 4))
                      for w in (piece.words or [])]
             text = piece.text.strip()
             if text:
