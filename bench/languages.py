@@ -3,14 +3,15 @@
 
     .venv/bin/python bench/languages.py [--models tiny.en base] [--languages zh es …]
 
-Speech: the recordings with reference texts that the pytest-audioeval package ships (three short
-clips per language: zh ja en es fr hi it pl pt) and tests/fixtures/coaching_conversation.mp3 (40 s,
-two voices). Each model runs in a process of its own, as in a worker (int8, WHISPER_CPU_THREADS,
-VAD, word timestamps, the session's language given), so its resident memory is its own. Printed
-per model and language: audio seconds, real-time factor (transcription time / audio time), WER
-(CER for zh and ja: characters, Traditional/Simplified and punctuation aside), the language base
-detects and its probability (the detector is always base), and the process's peak RSS after that
-row. tiny.en is English-only: its other rows are skipped. Nothing here is tuned to the samples.
+Speech: tests/fixtures/speech, recordings with reference texts copied from the pytest-audioeval
+package (three short clips per language: zh ja en es fr hi it pl pt; Ogg Opus) and
+tests/fixtures/coaching_conversation.mp3 (40 s, two voices). Each model runs in a process of its
+own, as in a worker (int8, WHISPER_CPU_THREADS, VAD, word timestamps, the session's language
+given), so its resident memory is its own. Printed per model and language: audio seconds, real-time
+factor (transcription time / audio time), WER (CER for zh and ja: characters,
+Traditional/Simplified and punctuation aside), the language base detects and its probability (the
+detector is always base), and the process's peak RSS after that row. tiny.en is English-only: its
+other rows are skipped. Nothing here is tuned to the samples.
 """
 
 from __future__ import annotations

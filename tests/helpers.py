@@ -12,6 +12,7 @@ import jiwer
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONVERSATION = FIXTURES / "coaching_conversation.mp3"  # a male coach, a female client
 TWO_MEN = FIXTURES / "coaching_two_men.mp3"  # two male voices
+SPEECH = FIXTURES / "speech"  # short clips in nine languages, with reference texts
 
 
 def normalize(text: str) -> str:
@@ -23,14 +24,10 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 
 def speech_samples(language: str) -> list[Path]:
-    """Real recorded speech (wav, a few seconds, with the reference text beside it as .txt) that
-    the pytest-audioeval package ships, for zh, ja, en, es, fr, hi, it, pl and pt."""
-    from importlib.util import find_spec
-
-    spec = find_spec("pytest_audioeval")  # a namespace package: no __init__, no __file__
-    assert spec is not None and spec.submodule_search_locations, "pytest-audioeval is not installed"
-    folder = Path(list(spec.submodule_search_locations)[0]) / "samples" / "audio" / language
-    return sorted(folder.glob("*.wav"))
+    """Real recorded speech (a few seconds each, Ogg Opus, with the reference text beside it as
+    .txt) for zh, ja, en, es, fr, hi, it, pl and pt: tests/fixtures/speech, copied from the
+    pytest-audioeval package (see its README)."""
+    return sorted((SPEECH / language).glob("*.ogg"))
 
 
 def chinese_characters(text: str) -> str:

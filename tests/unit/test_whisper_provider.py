@@ -96,14 +96,8 @@ def test_base_writes_chinese_speech_in_traditional_characters_within_a_character
     for text in texts.values():
         assert text and opencc.OpenCC("s2twp").convert(text) == text  # nothing left to make Traditional
         assert " " not in text
+    # Traditional characters, not only characters both scripts share (measured: 天地玄皇宇宙洪荒日月影子陳宿列掌)
+    assert opencc.OpenCC("t2s").convert(texts["pangrama"]) != texts["pangrama"], texts
     references = [chinese_characters(samples[name].with_suffix(".txt").read_text()) for name in texts]
     cer = jiwer.cer(references, [chinese_characters(text) for text in texts.values()])
-    assert cer <= 0.5, (cer, texts)
-
-
-def test_numbers_are_left_as_the_engine_heard_them(base_provider):
-    from tests.helpers import speech_samples
-
-    counting = next(s for s in speech_samples("zh") if s.stem == "jishu")  # 一二三…十, spoken
-    text = _chinese(base_provider, counting)
-    assert text.startswith("123456789"), text  # base writes digits; nothing turns them into 一二三
+    assert cer <= 0.40, (cer, texts)
