@@ -397,3 +397,33 @@ def test_a_model_the_api_accepts_but_the_worker_lacks_fails_with_model_unavailab
     assert session["error_message"] == ("This worker has no model 'small': set WHISPER_MODEL_PATH_SMALL on the "
                                         "workers as on the API (both need the same WHISPER_MODEL_PATH_<NAME> "
                                         "variables).")
+
+
+def test_cancel_during_translation_stops_at_the_next_segment(client, user_headers, settings, db, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="zh-TW", translate=True)
+    translated: list[float] = []
+
+    class SlowTranslator(FakeProvider):
+        def translate(self, audio, *, language):
+            translated.append(time.monotonic())
+            time.sleep(0.3)  # 10 segments: 3 s in all
+            return super().translate(audio, language=language)
+
+    outcomes: list[transcription.Outcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(transcription.transcribe_session(
+        settings=settings, session_id=sid, audio_uri=uri, language="zh-TW", task_id=task_id,
+        publish=lambda _m: None, provider=SlowTranslator(settings))))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not translated and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert translated, "translation never started"
+    response = client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers)
+    assert response.status_code == 200, response.text
+    cancelled_at = time.monotonic()
+    thread.join(timeout=10)
+    assert outcomes[0].status == "cancelled"
+    assert len(translated) < 10 and time.monotonic() - cancelled_at < 1.5  # not every segment translated
+    assert segment_count(db, sid) == 0
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert status["status"] == "cancelled"
