@@ -47,7 +47,10 @@ class SessionOut(BaseModel):
     duration_seconds: float | None
     segments_count: int
     num_speakers: int | Literal["auto"]
-    model: str | None = Field(description="the Whisper model asked for; null: the server's WHISPER_MODEL")
+    model: str | None = Field(description=(
+        "the session's Whisper model: the one asked for, else the server's WHISPER_MODEL when the session was "
+        "created (auto, tiny.en, base or an operator's name); null only for sessions created before models "
+        "could be chosen, which get the WHISPER_MODEL of the worker that transcribes them"))
     detected_language: str | None = Field(description="for language auto: the language Whisper heard (e.g. zh)")
     language_probability: float | None = Field(description="how sure the detection was, 0–1")
     translate: bool = Field(description="an English translation is added to every segment")
