@@ -71,7 +71,7 @@ def test_a_taiwan_session_comes_out_in_traditional_characters_without_spaces(sta
 def test_auto_detects_english_on_the_fixture_and_keeps_its_word_error_rate(stack):
     _, client = stack
     status, transcript = transcribe(client, CONVERSATION, language="auto")
-    assert status["detected_language"] == "en" and status["language_probability"] >= 0.7, status  # measured 0.86
+    assert status["detected_language"] == "en" and status["language_probability"] >= 0.7, status  # measured 0.83
     assert transcript["detected_language"] == "en"
     hypothesis = " ".join(s["content"] for s in transcript["segments"])
     assert word_error_rate(reference_text(), hypothesis) <= 0.10, hypothesis

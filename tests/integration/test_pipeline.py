@@ -427,3 +427,28 @@ def test_cancel_during_translation_stops_at_the_next_segment(client, user_header
     assert segment_count(db, sid) == 0
     status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
     assert status["status"] == "cancelled"
+
+
+def test_an_unsure_english_detection_is_transcribed_with_base(client, user_headers, settings, empty_queue,
+                                                               monkeypatch):
+    """Polish was heard as English with probability 0.34: tiny.en would write English words for it."""
+    asked: list[str | None] = []
+
+    class Unsure(FakeProvider):
+        def detect_language(self, audio):
+            return "en", 0.34
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return Unsure(settings)
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="auto")
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="auto",
+                                               task_id=task_id, publish=published.append)
+    assert outcome.status == "completed"
+    assert asked == ["base", "base"]
+    assert "Detected the language: en (34%, unsure)" in [m["message"] for m in published]
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["detected_language"], status["language_probability"]) == ("en", 0.34)

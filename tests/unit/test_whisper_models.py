@@ -53,3 +53,11 @@ def test_the_english_only_model_refuses_another_language_up_front():
 def test_whisper_model_must_be_a_known_name():
     with pytest.raises(ValueError, match="WHISPER_MODEL must be one of auto, base, tiny.en"):
         Settings(whisper_model="huge", whisper_model_paths={})
+
+
+def test_an_unsure_english_detection_keeps_base_not_the_english_only_model():
+    settings = Settings(whisper_model="auto", whisper_model_paths={})
+    assert whisper_models.resolve(settings, None, language="en", detection_probability=0.34) == "base"
+    assert whisper_models.resolve(settings, None, language="en", detection_probability=0.5) == "tiny.en"
+    assert whisper_models.resolve(settings, "tiny.en", language="en", detection_probability=0.34) == "tiny.en"
+    assert whisper_models.resolve(settings, None, language="cs", detection_probability=0.34) == "base"

@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 DECODE_START, DETECT_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 4, 5, 75, 90, 92
 TRANSLATING_STT_END, TRANSLATING_DIARIZE_END, TRANSLATE_END = 60, 72, 90  # with a translation stage
-DETECT_SECONDS = 120  # the detector looks at the first 30 s of speech the VAD finds in these
+DETECT_SECONDS = 120  # the detector looks at up to 3 × 30 s of the speech the VAD finds in these
 
 
 @dataclass
@@ -89,6 +89,7 @@ class _Run:
     language: str
     reporter: ProgressReporter
     provider: SpeechToTextProvider | None
+    detection_probability: float | None = None  # language auto: how sure the detection was
 
     @property
     def translating(self) -> bool:
@@ -236,8 +237,10 @@ def _detect_language(run: _Run, samples: audio.DecodedAudio) -> str:
                                              probability=probability):
             raise LeaseLost(str(run.session_id))
     logger.info("Session %s: detected language %s (probability %.2f)", run.session_id, detected, probability)
-    run.reporter.update(DETECT_START, f"Detected the language: {detected} ({probability:.0%})", processed=0.0,
-                        force=True)
+    run.detection_probability = probability
+    unsure = "" if probability >= whisper_models.CONFIDENT_DETECTION else ", unsure"
+    run.reporter.update(DETECT_START, f"Detected the language: {detected} ({probability:.0%}{unsure})",
+                        processed=0.0, force=True)
     return languages.text_language(languages.AUTO, detected)
 
 
@@ -250,8 +253,9 @@ def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> 
                             f"Transcribing audio: {seconds:.0f} of {duration:.0f} seconds",
                             processed=round(seconds, 3))
 
-    engine = run.provider or get_provider(run.settings, whisper_models.resolve(run.settings, run.claim.model,
-                                                                                 language=run.language))
+    model = whisper_models.resolve(run.settings, run.claim.model, language=run.language,
+                                   detection_probability=run.detection_probability)
+    engine = run.provider or get_provider(run.settings, model)
     return piecewise.transcribe_in_pieces(engine, samples, language=run.language, on_progress=on_progress)
 
 

@@ -70,12 +70,15 @@ def load_model(settings: Settings, name: str = models.TINY_EN) -> Any:
 
 def detect_language(settings: Settings, audio: np.ndarray) -> tuple[str, float]:
     """Whisper's guess at the language of the first speech in `audio`, with base (the detector):
-    tiny.en knows only English. Where the VAD finds no speech, the whole audio is used."""
+    tiny.en knows only English. Up to three 30 s windows of speech are heard, until one is sure
+    (over CONFIDENT_DETECTION), else the language most windows heard. Where the VAD finds no
+    speech, the whole audio is used."""
     model = load_model(settings, models.DETECTOR)
+    options = {"language_detection_segments": 3, "language_detection_threshold": models.CONFIDENT_DETECTION}
     try:
-        language, probability, _ = model.detect_language(audio, vad_filter=settings.whisper_vad_filter)
+        language, probability, _ = model.detect_language(audio, vad_filter=settings.whisper_vad_filter, **options)
     except (ValueError, IndexError):  # nothing left after the VAD
-        language, probability, _ = model.detect_language(audio, vad_filter=False)
+        language, probability, _ = model.detect_language(audio, vad_filter=False, **options)
     return str(language), round(float(probability), 4)
 
 
