@@ -218,3 +218,40 @@ def test_models_are_loaded_from_local_files_only(tmp_path, monkeypatch):
     monkeypatch.setattr(whisper, "_models", type(whisper._models)())
     whisper.load_model(Settings(whisper_model_paths={"mine": str(tmp_path)}), "mine")
     assert seen[0]["path"] == str(tmp_path) and seen[0]["local_files_only"] is True
+
+
+def test_a_loaded_model_is_not_held_up_by_another_loading(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import faster_whisper
+
+    from coaching_assistant.core.config import Settings
+    from coaching_assistant.stt import whisper
+
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "fast").mkdir()
+    release = threading.Event()
+    loads: list[str] = []
+
+    def loading(path, **_kwargs):
+        loads.append(path)
+        if path.endswith("slow"):
+            release.wait(10)
+        return object()
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", loading)
+    monkeypatch.setattr(whisper, "_models", type(whisper._models)())
+    settings = Settings(whisper_model_paths={"slow": str(tmp_path / "slow"), "fast": str(tmp_path / "fast")})
+    fast = whisper.load_model(settings, "fast")
+    slow_loaders = [threading.Thread(target=whisper.load_model, args=(settings, "slow")) for _ in range(2)]
+    for thread in slow_loaders:
+        thread.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert whisper.load_model(settings, "fast") is fast  # while "slow" is loading
+    assert time.monotonic() - started < 0.5
+    release.set()
+    for thread in slow_loaders:
+        thread.join(10)
+    assert loads == [str(tmp_path / "fast"), str(tmp_path / "slow")]  # the two threads loaded it once

@@ -4,7 +4,12 @@
 Models are loaded lazily, once per worker process, and kept in a small least-recently-used cache
 (WHISPER_MAX_LOADED_MODELS, 2 by default: tiny.en and base), so memory holds at most the models
 in use. A model evicted while a thread still transcribes with it stays alive until that thread is
-done (the thread holds a reference); the next use loads it again.
+done (the thread holds a reference); the next use loads it again. So the worst case in memory is
+WHISPER_MAX_LOADED_MODELS plus one model per thread of the worker (CELERY_CONCURRENCY) still
+using an evicted one: with the defaults (2 and 2), tiny.en and base twice at most, briefly.
+
+A model loads (seconds) under a lock of its own: threads that want a model already loaded, or
+another model, do not wait for it; two threads wanting the same model load it once.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 _ModelKey = tuple[str, str, str, int, int]
 _models: OrderedDict[_ModelKey, Any] = OrderedDict()
-_models_lock = threading.Lock()
+_models_lock = threading.Lock()  # guards _models and _load_locks, never held while loading
+_load_locks: dict[_ModelKey, threading.Lock] = {}
 
 
 def default_model_path() -> str:
@@ -54,17 +60,24 @@ def load_model(settings: Settings, name: str = models.TINY_EN) -> Any:
         if key in _models:
             _models.move_to_end(key)
             return _models[key]
+        load_lock = _load_locks.setdefault(key, threading.Lock())
+    with load_lock:
+        with _models_lock:
+            if key in _models:  # another thread loaded it while this one waited
+                _models.move_to_end(key)
+                return _models[key]
         logger.info("Loading Whisper model %s from %s (%s, %s)", name, key[0], key[1], key[2])
         # num_workers lets the threads of one worker transcribe in parallel instead of queuing
         # on a single model replica.
         # local_files_only: a path that is not a model directory must never turn into a download.
         model = WhisperModel(key[0], device=key[1], compute_type=key[2], cpu_threads=key[3], num_workers=key[4],
                              local_files_only=True)
-        _models[key] = model
-        while len(_models) > settings.whisper_max_loaded_models:
-            evicted, _ = _models.popitem(last=False)
-            logger.info("Unloaded Whisper model %s (WHISPER_MAX_LOADED_MODELS=%d)", evicted,
-                        settings.whisper_max_loaded_models)
+        with _models_lock:
+            _models[key] = model
+            while len(_models) > settings.whisper_max_loaded_models:
+                evicted, _ = _models.popitem(last=False)
+                logger.info("Unloaded Whisper model %s (WHISPER_MAX_LOADED_MODELS=%d)", evicted[0],
+                            settings.whisper_max_loaded_models)
         return model
 
 
