@@ -12,6 +12,7 @@ import jiwer
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONVERSATION = FIXTURES / "coaching_conversation.mp3"  # a male coach, a female client
 TWO_MEN = FIXTURES / "coaching_two_men.mp3"  # two male voices
+SPEECH = FIXTURES / "speech"  # short clips in nine languages, with reference texts
 
 
 def normalize(text: str) -> str:
@@ -20,6 +21,27 @@ def normalize(text: str) -> str:
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
+
+
+def speech_samples(language: str) -> list[Path]:
+    """Real recorded speech (a few seconds each, Ogg Opus, with the reference text beside it as
+    .txt) for zh, ja, en, es, fr, hi, it, pl and pt: tests/fixtures/speech, copied from the
+    pytest-audioeval package (see its README)."""
+    return sorted((SPEECH / language).glob("*.ogg"))
+
+
+def chinese_characters(text: str) -> str:
+    """Only the letters and digits of a Chinese text, in Traditional characters (OpenCC s2twp, as the
+    service writes Taiwan's Chinese), so a Simplified reference and a Traditional transcript compare
+    character by character, punctuation and spaces aside."""
+    import opencc
+
+    return "".join(ch for ch in opencc.OpenCC("s2twp").convert(text) if ch.isalnum())
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Character error rate of a Chinese transcript against its reference (see chinese_characters)."""
+    return float(jiwer.cer(chinese_characters(reference), chinese_characters(hypothesis)))
 
 
 def reference_text(fixture: Path = CONVERSATION) -> str:

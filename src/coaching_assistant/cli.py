@@ -50,6 +50,23 @@ def migrate() -> None:
     click.echo(f"Database is up to date: {redacted(get_settings().sqlalchemy_url)}")
 
 
+@main.command()
+def models() -> None:
+    """List the Whisper models sessions may name, joining the base model first if this host has
+    not yet (the worker does it at start too)."""
+    from coaching_assistant.services.whisper_models import AUTO, model_names
+    from coaching_assistant.stt.model_paths import model_directory
+
+    settings = get_settings()
+    click.echo(f"{AUTO}: tiny.en for English sessions, base for every other language "
+               f"(default: WHISPER_MODEL={settings.whisper_model})")
+    for name in model_names(settings)[1:]:
+        try:
+            click.echo(f"{name}: {model_directory(settings, name)}")
+        except CoachingError as exc:
+            raise click.ClickException(exc.message) from None
+
+
 def password_from_stdin() -> str:
     """The first line of stdin without its line ending (so `echo pw | …` and a file both work)."""
     line = sys.stdin.readline()
@@ -225,9 +242,11 @@ def capacity(peak_per_hour: float, safety_margin: float, audio_minutes: float | 
 @click.option("--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default="txt", show_default=True)
 @click.option("--api-key",
               help="API key (default: COACHING_API_KEY, else a local CLI user kept in DATA_DIR)")
-@click.option("--language", default="en-US", show_default=True)
+@click.option("--language", default="en-US", show_default=True,
+              help="a BCP-47 tag (en-US, zh-TW, cmn-Hant-TW, es…) or auto to detect it")
+@click.option("--model", default=None, help="Whisper model: auto, tiny.en, base… (default: the server's)")
 @click.option("--title", default=None, help="session title (default: the file name)")
-def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, language: str,
+def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, language: str, model: str | None,
                title: str | None) -> None:
     """Upload FILE to a running server, show progress, and print the transcript."""
     import httpx
@@ -242,7 +261,7 @@ def transcribe(file: Path, server: str | None, fmt: str, api_key: str | None, la
     headers = {"Authorization": f"Bearer {api_key or get_settings().coaching_api_key or local_api_key()}"}
     with httpx.Client(base_url=server, headers=headers, timeout=120) as client:
         try:
-            session_id = _upload(client, file, title=title or file.name, language=language)
+            session_id = _upload(client, file, title=title or file.name, language=language, model=model)
             _follow(client, session_id)
             _print_transcript(client, session_id, fmt)
         except httpx.HTTPError as exc:
@@ -262,10 +281,11 @@ def _answer(response: httpx.Response) -> dict:
     return response.json() if response.content else {}
 
 
-def _upload(client: httpx.Client, file: Path, *, title: str, language: str) -> str:
+def _upload(client: httpx.Client, file: Path, *, title: str, language: str, model: str | None = None) -> str:
     """Create a session and upload FILE into it. A session whose upload fails (refused, cut
     off, interrupted) is deleted again, so none is left waiting in `uploading`."""
-    session_id = _answer(client.post("/api/v1/sessions", json={"title": title, "language": language}))["id"]
+    body = {"title": title, "language": language, **({"model": model} if model else {})}
+    session_id = _answer(client.post("/api/v1/sessions", json=body))["id"]
     try:
         with file.open("rb") as handle:
             _answer(client.post(f"/api/v1/sessions/{session_id}/audio", files={"file": (file.name, handle)}))

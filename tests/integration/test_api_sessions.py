@@ -57,7 +57,8 @@ def test_create_session_returns_the_documented_fields(client, user_headers):
     ({"title": "", "language": "en-US"}, "validation_error"),
     ({"title": "   ", "language": "en-US"}, "validation_error"),
     ({"title": "x" * 256, "language": "en-US"}, "validation_error"),
-    ({"title": "ok", "language": "klingon"}, "validation_error"),
+    ({"title": "ok", "language": "klingon"}, "unsupported_language"),
+    ({"title": "ok", "language": "xx-YY"}, "unsupported_language"),
     ({"title": "ok", "language": "en-US", "unexpected": 1}, "validation_error"),
     ({"language": "en-US"}, "validation_error"),
 ])
@@ -196,3 +197,39 @@ def test_openapi_docs_are_served(client):
     spec = client.get("/openapi.json").json()
     upload = spec["paths"]["/api/v1/sessions/{session_id}/audio"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
+
+
+def test_a_session_names_its_model(client, user_headers):
+    default = create(client, user_headers)
+    assert default["model"] == "auto"
+    chosen = client.post("/api/v1/sessions", json={"title": "t", "language": "en-US", "model": "BASE"},
+                         headers=user_headers)
+    assert chosen.status_code == 201 and chosen.json()["model"] == "base"
+    assert client.get(f"/api/v1/sessions/{chosen.json()['id']}", headers=user_headers).json()["model"] == "base"
+
+
+@pytest.mark.parametrize("payload, code, message", [
+    ({"model": "large-v9"}, "unknown_model", "Unknown model 'large-v9'; this server offers: auto, tiny.en, base."),
+    ({"model": "tiny.en", "language": "zh-TW"}, "unsupported_language",
+     "The model tiny.en is English-only and cannot transcribe 'zh-TW'; use auto or base."),
+])
+def test_a_model_the_server_cannot_use_is_refused_and_nothing_stored(client, user_headers, payload, code, message):
+    response = client.post("/api/v1/sessions", json={"title": "t", "language": "en-US", **payload},
+                           headers=user_headers)
+    assert response.status_code == 422
+    assert response.json() == {"code": code, "message": message}
+    assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == 0
+
+
+def test_language_auto_is_accepted_and_an_unsupported_one_lists_what_is(client, user_headers):
+    assert create(client, user_headers, language="AUTO")["language"] == "auto"
+    for tag in ("zh-tw", "cmn-hant-tw", "en-us"):
+        assert create(client, user_headers, language=tag)["language"] in ("zh-TW", "cmn-Hant-TW", "en-US")
+    refused = client.post("/api/v1/sessions", json={"title": "t", "language": "tlh"}, headers=user_headers)
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["code"] == "unsupported_language"
+    assert body["message"].startswith("Unsupported language 'tlh': use auto (detected from the audio) or a "
+                                      "BCP-47 tag such as en-US, zh-TW or cmn-Hant-TW whose language is one of: af, ")
+    assert ", zh." in body["message"] and " es, " in body["message"]
+    assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == 4

@@ -53,19 +53,19 @@ def test_hostile_filenames_never_reach_the_filesystem(client, user_headers, sett
     assert other_sessions_untouched(client, user_headers, bystander)
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"title": "x" * 10_000}, "title"),
-    ({"title": "ok", "language": "xx-INVALID"}, "language"),
-    ({"title": "ok", "language": "en-US\x00"}, "language"),
-    ({"title": "tab\x00null"}, "title"),
-    ({"title": ["not", "a", "string"]}, "title"),
+@pytest.mark.parametrize("payload, code, start", [
+    ({"title": "x" * 10_000}, "validation_error", "title"),
+    ({"title": "ok", "language": "xx-INVALID"}, "unsupported_language", "Unsupported language 'xx-INVALID'"),
+    ({"title": "ok", "language": "en-US\x00"}, "unsupported_language", "Unsupported language 'en-US\\x00'"),
+    ({"title": "tab\x00null"}, "validation_error", "title"),
+    ({"title": ["not", "a", "string"]}, "validation_error", "title"),
 ])
-def test_bad_fields_are_named_and_nothing_is_created(client, user_headers, bystander, payload, field):
+def test_bad_fields_are_named_and_nothing_is_created(client, user_headers, bystander, payload, code, start):
     before = client.get("/api/v1/sessions", headers=user_headers).json()["total"]
     response = client.post("/api/v1/sessions", json=payload, headers=user_headers)
     assert response.status_code == 422
     body = response.json()
-    assert body["code"] == "validation_error" and body["message"].startswith(field)
+    assert body["code"] == code and body["message"].startswith(start)
     assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == before
     assert other_sessions_untouched(client, user_headers, bystander)
 

@@ -260,3 +260,195 @@ def test_progress_never_reports_more_audio_processed_than_there_is(client, user_
     assert len(reports) >= 4
     assert all(report["duration_processed"] <= report["duration_total"] for report in reports), reports
     assert seen[-1]["duration_processed"] == seen[-1]["duration_total"] == pytest.approx(1.0, abs=0.001)
+
+
+@pytest.mark.parametrize("language, model, expected", [
+    ("en-US", None, "tiny.en"), ("zh-TW", None, "base"), ("es", "auto", "base"), ("en-US", "base", "base"),
+])
+def test_the_engine_gets_the_model_the_session_resolves_to(client, user_headers, settings, empty_queue,
+                                                           monkeypatch, language, model, expected):
+    asked: list[str | None] = []
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return FakeProvider(settings)
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    payload = {"title": "t", "language": language, **({"model": model} if model else {})}
+    sid = client.post("/api/v1/sessions", json=payload, headers=user_headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=user_headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task_id = row.audio_uri, row.transcription_job_id
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language=language,
+                                               task_id=task_id, publish=lambda _meta: None)
+    assert outcome.status == "completed"
+    assert asked == [expected]
+
+
+def test_language_auto_is_detected_stored_and_used(client, user_headers, settings, empty_queue, monkeypatch):
+    transcribed_as: list[str] = []
+
+    class Detecting(FakeProvider):
+        def transcribe(self, audio, *, language, on_progress):
+            transcribed_as.append(language)
+            return super().transcribe(audio, language=language, on_progress=on_progress)
+
+    asked: list[str | None] = []
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return Detecting(settings.model_copy(update={"fake_stt_detected_language": "zh"}))
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    sid = client.post("/api/v1/sessions", json={"title": "t", "language": "auto"}, headers=user_headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=user_headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task_id = row.audio_uri, row.transcription_job_id
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="auto",
+                                               task_id=task_id, publish=published.append)
+    assert outcome.status == "completed"
+    assert asked == ["base", "base"]  # the detector, then the model for Chinese
+    assert transcribed_as == ["zh-TW"]
+    assert "Detected the language: zh (99%)" in [m["message"] for m in published]
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["detected_language"], status["language_probability"]) == ("zh", 0.99)
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert (session["language"], session["detected_language"]) == ("auto", "zh")
+    assert client.patch(f"/api/v1/sessions/{sid}/speaker-roles", json={"speaker_roles": {"1": "coach"}},
+                        headers=user_headers).status_code == 200
+    transcript = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()
+    assert (transcript["detected_language"], transcript["language_probability"]) == ("zh", 0.99)
+    assert transcript["speaker_roles"]["1"]["label"] == "教練"
+    text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers).text
+    assert text.startswith("教練 [00:00:00]")
+
+
+def _session_with_audio(client, headers, **body):
+    sid = client.post("/api/v1/sessions", json={"title": "t", **body}, headers=headers).json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", files={"file": ("c.mp3", CONVERSATION.read_bytes())},
+                       headers=headers).status_code == 202
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        return sid, row.audio_uri, row.transcription_job_id
+
+
+def test_translate_adds_english_per_segment_within_the_progress(client, user_headers, settings, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="zh-TW", translate=True)
+    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["translate"] is True
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="zh-TW",
+                                               task_id=task_id, publish=published.append,
+                                               provider=FakeProvider(settings))
+    assert outcome.status == "completed"
+    values = [m["progress"] for m in published]
+    assert values == sorted(values) and values[-1] == 100
+    translating = [m["progress"] for m in published if m["message"].startswith("Translating into English")]
+    assert translating and all(72 <= p <= 90 for p in translating)
+    assert any(m["message"] == f"Translating into English: {outcome.segments_count} of {outcome.segments_count} "
+               "segments" for m in published)
+    segments = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()["segments"]
+    assert segments[0]["translation"] == "english of 5.0 seconds in zh-TW"
+    assert all(s["translation"] for s in segments)
+    text = client.get(f"/api/v1/sessions/{sid}/transcript?format=txt", headers=user_headers).text
+    assert text.splitlines()[1:3] == ["segment 1", "[English] english of 5.0 seconds in zh-TW"]
+
+
+def test_an_english_session_needs_no_translation(client, user_headers, settings, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="en-US", translate=True)
+    published: list[dict] = []
+    transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="en-US",
+                                      task_id=task_id, publish=published.append, provider=FakeProvider(settings))
+    assert not any(m["message"].startswith("Translating") for m in published)
+    segments = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()["segments"]
+    assert {s["translation"] for s in segments} == {None}
+
+
+def test_translate_must_be_a_boolean(client, user_headers):
+    response = client.post("/api/v1/sessions", json={"title": "t", "translate": "yes"}, headers=user_headers)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+def test_a_model_the_api_accepts_but_the_worker_lacks_fails_with_model_unavailable(
+        client, user_headers, settings, empty_queue, monkeypatch, tmp_path):
+    (tmp_path / "small").mkdir()
+    monkeypatch.setattr(settings, "whisper_model_paths", {"small": str(tmp_path / "small")})  # the API's env
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="es", model="small")
+    worker = settings.model_copy(update={"stt_provider": "whisper", "whisper_model_paths": {}})  # the worker's
+    with pytest.raises(PermanentError) as error:
+        transcription.transcribe_session(settings=worker, session_id=sid, audio_uri=uri, language="es",
+                                         task_id=task_id, publish=lambda _meta: None)
+    assert error.value.code == "model_unavailable"
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert (session["status"], session["error_code"]) == ("failed", "model_unavailable")
+    assert session["error_message"] == ("This worker has no model 'small': set WHISPER_MODEL_PATH_SMALL on the "
+                                        "workers as on the API (both need the same WHISPER_MODEL_PATH_<NAME> "
+                                        "variables).")
+
+
+def test_cancel_during_translation_stops_at_the_next_segment(client, user_headers, settings, db, empty_queue):
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="zh-TW", translate=True)
+    translated: list[float] = []
+
+    class SlowTranslator(FakeProvider):
+        def translate(self, audio, *, language):
+            translated.append(time.monotonic())
+            time.sleep(0.3)  # 10 segments: 3 s in all
+            return super().translate(audio, language=language)
+
+    outcomes: list[transcription.Outcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(transcription.transcribe_session(
+        settings=settings, session_id=sid, audio_uri=uri, language="zh-TW", task_id=task_id,
+        publish=lambda _m: None, provider=SlowTranslator(settings))))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not translated and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert translated, "translation never started"
+    response = client.post(f"/api/v1/sessions/{sid}/cancel", headers=user_headers)
+    assert response.status_code == 200, response.text
+    cancelled_at = time.monotonic()
+    thread.join(timeout=10)
+    assert outcomes[0].status == "cancelled"
+    assert len(translated) < 10 and time.monotonic() - cancelled_at < 1.5  # not every segment translated
+    assert segment_count(db, sid) == 0
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert status["status"] == "cancelled"
+
+
+def test_an_unsure_english_detection_is_transcribed_with_base(client, user_headers, settings, empty_queue,
+                                                               monkeypatch):
+    """Polish was heard as English with probability 0.34: tiny.en would write English words for it."""
+    asked: list[str | None] = []
+
+    class Unsure(FakeProvider):
+        def detect_language(self, audio):
+            return "en", 0.34
+
+    def engine(settings, model=None):
+        asked.append(model)
+        return Unsure(settings)
+
+    monkeypatch.setattr(transcription, "get_provider", engine)
+    sid, uri, task_id = _session_with_audio(client, user_headers, language="auto")
+    published: list[dict] = []
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="auto",
+                                               task_id=task_id, publish=published.append)
+    assert outcome.status == "completed"
+    assert asked == ["base", "base"]
+    assert "Detected the language: en (34%, unsure)" in [m["message"] for m in published]
+    status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
+    assert (status["detected_language"], status["language_probability"]) == ("en", 0.34)

@@ -71,3 +71,13 @@ def test_celery_is_configured_for_at_least_once_json_only():
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
     assert transcribe_audio.name == TRANSCRIBE_AUDIO_TASK
     assert celery_app.amqp.router.route({}, TRANSCRIBE_AUDIO_TASK)["queue"].name == "celery"
+
+
+def test_auto_is_a_language_and_a_detected_chinese_session_writes_traditional():
+    from coaching_assistant.services.languages import check_language, text_language
+
+    assert check_language(" Auto ") == "auto"
+    assert text_language("auto", None) == "auto"
+    assert text_language("auto", "zh") == "zh-TW"
+    assert text_language("auto", "es") == "es"
+    assert text_language("en-US", "zh") == "en-US"  # a language asked for wins

@@ -58,7 +58,7 @@ def test_chunks_requests_and_offsets_results():
     assert len(request.content) == 55 * 16000 * 2  # LINEAR16
     assert [s.text for s in segments] == ["hello coach", "hello coach"]
     assert segments[1].start == pytest.approx(56.0) and segments[1].end == pytest.approx(57.2)
-    assert segments[1].words[1].word == "coach" and segments[1].words[1].start == pytest.approx(56.5)
+    assert segments[1].words[1].word == " coach" and segments[1].words[1].start == pytest.approx(56.5)
     assert progress == [55.0, 70.0]
 
 

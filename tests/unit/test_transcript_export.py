@@ -21,9 +21,10 @@ from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMEN
 
 def session(count: int, speaker_roles: dict | None = None) -> SimpleNamespace:
     segments = [SimpleNamespace(speaker_id=1 + i % 2, start_seconds=i * 2.0, end_seconds=i * 2.0 + 1.5, role=None,
+                                translation=None,
                                 content=f"=HYPERLINK(\"http://x\") cue {i}" if i == 3 else f"what was said in cue {i}")
                 for i in range(count)]
-    return SimpleNamespace(status="completed", segments=segments, language="en-US",
+    return SimpleNamespace(status="completed", segments=segments, language="en-US", detected_language=None,
                            speaker_roles=speaker_roles or {"1": {"role": "coach"}, "2": {"role": "unknown"}})
 
 
@@ -66,13 +67,15 @@ def test_the_registry_names_each_download_with_its_media_type_and_extension():
 
 
 def segment(speaker_id: int, start: float, end: float, content: str, role: str | None = None) -> SimpleNamespace:
-    return SimpleNamespace(speaker_id=speaker_id, start_seconds=start, end_seconds=end, content=content, role=role)
+    return SimpleNamespace(speaker_id=speaker_id, start_seconds=start, end_seconds=end, content=content, role=role,
+                           translation=None)
 
 
 # A Chinese session past its first hour: a coach, a client, a speaker nobody gave a role (3), a
 # segment whose role a user overrode, text that VTT must escape, a cue at the 100-hour limit.
-CHINESE = SimpleNamespace(status="completed", language="zh-TW", speaker_roles={"1": {"role": "coach"},
-                                                                               "2": {"role": "client"}},
+CHINESE = SimpleNamespace(status="completed", language="zh-TW", detected_language=None,
+                          speaker_roles={"1": {"role": "coach"},
+                                         "2": {"role": "client"}},
                           segments=[segment(1, 3725.5, 3730.25, "你今天想談什麼？"),
                                     segment(2, 3730.25, 3800.0, "我想談 a < b & c > d"),
                                     segment(3, 3800.0, 3801.0, "嗯。"),
@@ -132,7 +135,8 @@ def test_our_own_vtt_imports_again_unchanged():
                                                           ("completed", [], "no_segments")])
 def test_no_download_of_a_transcript_not_ready_or_empty(status, segments, code):
     with pytest.raises(CoachingError) as refused:
-        transcripts.rows(SimpleNamespace(status=status, segments=segments, language="en-US", speaker_roles={}))
+        transcripts.rows(SimpleNamespace(status=status, segments=segments, language="en-US", detected_language=None,
+                                         speaker_roles={}))
     assert refused.value.code == code
 
 
@@ -152,3 +156,22 @@ def test_writers_given_no_rows_write_empty_files_that_readers_accept():
 ])
 def test_download_names(title, extension, expected):
     assert content_disposition(title, extension) == expected
+
+
+def test_translations_sit_beside_the_original_in_txt_and_xlsx():
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from coaching_assistant.services.transcript_export import Row, txt, xlsx
+
+    rows = [Row(0.0, 2.0, "教練", 1, "你今天想談什麼？", "What do you want to talk about today?"),
+            Row(2.0, 4.0, "客戶", 2, "工作。", "Work.")]
+    assert txt(rows).decode().splitlines() == ["教練 [00:00:00]", "你今天想談什麼？",
+                                               "[English] What do you want to talk about today?", "",
+                                               "客戶 [00:00:02]", "工作。", "[English] Work."]
+    sheet = load_workbook(BytesIO(xlsx(rows))).active
+    assert [cell.value for cell in sheet[1]] == ["Start", "End", "Role", "Speaker", "Text", "English"]
+    assert [cell.value for cell in sheet[2]][4:] == ["你今天想談什麼？", "What do you want to talk about today?"]
+    untranslated = load_workbook(BytesIO(xlsx([Row(0.0, 1.0, "Coach", 1, "Hi")]))).active
+    assert [cell.value for cell in untranslated[1]] == ["Start", "End", "Role", "Speaker", "Text"]

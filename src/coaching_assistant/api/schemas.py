@@ -6,18 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
-
-from coaching_assistant.services.languages import normalize_language
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=255)
-    language: str = Field("en-US", max_length=32, description="BCP-47 tag, e.g. en-US, zh-TW")
+    language: str = Field("en-US", max_length=32, description=(
+        "BCP-47 tag, e.g. en-US, zh-TW, cmn-Hant-TW, or auto (detected from the audio); another language: "
+        "422 unsupported_language listing the ones accepted"))
     num_speakers: Annotated[StrictInt, Field(ge=1, le=8)] | Literal["auto"] = Field(
         2, description="speakers to separate (1–8), or \"auto\" to estimate")
+    model: str | None = Field(None, max_length=64, description=(
+        "Whisper model: auto (tiny.en for English, base for other languages), tiny.en, base, or a name the "
+        "operator configured (WHISPER_MODEL_PATH_<NAME>); default WHISPER_MODEL. Unknown: 422 unknown_model"))
+    translate: StrictBool = Field(False, description=(
+        "add an English translation of every segment (Whisper's translate task, after transcription); "
+        "nothing to do for English sessions"))
 
     @field_validator("title")
     @classmethod
@@ -28,14 +34,6 @@ class SessionCreate(BaseModel):
         if any(ord(ch) < 32 and ch not in "\t" for ch in value):
             raise ValueError("title must not contain control characters")
         return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        normalized = normalize_language(value)
-        if normalized is None:
-            raise ValueError(f"unsupported language {value!r}; use a BCP-47 tag such as en-US")
-        return normalized
 
 
 class SessionOut(BaseModel):
@@ -49,6 +47,13 @@ class SessionOut(BaseModel):
     duration_seconds: float | None
     segments_count: int
     num_speakers: int | Literal["auto"]
+    model: str | None = Field(description=(
+        "the session's Whisper model: the one asked for, else the server's WHISPER_MODEL when the session was "
+        "created (auto, tiny.en, base or an operator's name); null only for sessions created before models "
+        "could be chosen, which get the WHISPER_MODEL of the worker that transcribes them"))
+    detected_language: str | None = Field(description="for language auto: the language Whisper heard (e.g. zh)")
+    language_probability: float | None = Field(description="how sure the detection was, 0–1")
+    translate: bool = Field(description="an English translation is added to every segment")
     error_code: str | None
     error_message: str | None
     created_at: datetime
@@ -89,6 +94,8 @@ class StatusOut(BaseModel):
         "STARTED, PROGRESS or RETRY while processing; SUCCESS, FAILURE or REVOKED once completed, failed or "
         "cancelled; null without a task (uploading, imported) or when the result backend cannot say"))
     error_code: str | None
+    detected_language: str | None = Field(description="for language auto, once detected")
+    language_probability: float | None
 
 
 class WordOut(BaseModel):
@@ -109,6 +116,7 @@ class SegmentOut(BaseModel):
     content: str
     confidence: float | None
     words: list[WordOut]
+    translation: str | None = Field(description="English translation (sessions with translate), else null")
     history: list[dict[str, Any]] = Field(description="earlier versions of the text, oldest first")
     version: int = Field(description="+1 per text edit; send it back in `versions` to refuse a stale edit")
 
@@ -125,6 +133,8 @@ class TranscriptOut(BaseModel):
     session_id: uuid.UUID
     title: str
     language: str
+    detected_language: str | None
+    language_probability: float | None
     duration_seconds: float | None
     speaker_roles: dict[str, SpeakerRoleOut]
     segments: list[SegmentOut]

@@ -11,6 +11,21 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+MODEL_PATH_PREFIX = "WHISPER_MODEL_PATH_"
+
+
+def model_paths_from_environment(env_file: str | Path = ".env") -> dict[str, str]:
+    """{"large-v3": "/srv/large-v3"} from WHISPER_MODEL_PATH_LARGE_V3=/srv/large-v3, in `.env` or the
+    environment (which wins): the name is the rest of the variable, lower case, `_` as `-`."""
+    from dotenv import dotenv_values
+
+    found: dict[str, str] = {}
+    from_file: dict[str, str | None] = dict(dotenv_values(env_file)) if Path(env_file).is_file() else {}
+    for source in (from_file, dict(os.environ)):
+        for key, value in source.items():
+            if key.upper().startswith(MODEL_PATH_PREFIX) and len(key) > len(MODEL_PATH_PREFIX) and value:
+                found[key[len(MODEL_PATH_PREFIX):].lower().replace("_", "-")] = value.strip()
+    return found
 
 
 def default_data_dir() -> Path:
@@ -67,9 +82,21 @@ class Settings(BaseSettings):
 
     # Speech-to-text
     stt_provider: str = Field("whisper", description="whisper, google or fake")
+    whisper_model: str = Field(
+        "auto", description="the model a session gets when it names none: auto (tiny.en for English, base for "
+                            "other languages), tiny.en, base, or a WHISPER_MODEL_PATH_<NAME> name")
     whisper_model_path: str | None = Field(
-        None, description="CTranslate2 Whisper model directory; default: the bundled tiny.en"
+        None, description="CTranslate2 Whisper model directory for tiny.en, the English default; default: "
+                          "the bundled tiny.en"
     )
+    whisper_model_paths: dict[str, str] = Field(
+        default_factory=model_paths_from_environment,
+        description="operator models by name, from WHISPER_MODEL_PATH_<NAME> variables")
+    whisper_max_loaded_models: int = Field(
+        2, ge=1, description="models one worker process keeps loaded; the least recently used goes first")
+    model_cache_dir: Path | None = Field(
+        None, description="where models assembled from several packages are kept (default DATA_DIR/models); "
+                          "shared by the host's workers, outside the virtualenv so a reinstall keeps them")
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
     whisper_cpu_threads: int = 2
@@ -81,6 +108,8 @@ class Settings(BaseSettings):
     fake_stt_seconds_per_chunk: float = Field(
         0.0, description="fake provider only: sleep this long per 5 s of audio (tests)"
     )
+    fake_stt_detected_language: str = Field(
+        "en", description="fake provider only: the language it detects in any audio (tests)")
     fake_stt_transient_failures: int = Field(
         0, description="fake provider only: the first N transcriptions in a process fail transiently"
     )
@@ -167,6 +196,10 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.stt_provider not in {"whisper", "google", "fake"}:
             raise ValueError("STT_PROVIDER must be one of whisper, google, fake")
+        self.whisper_model = self.whisper_model.strip().lower()
+        known = {"auto", "tiny.en", "base", *self.whisper_model_paths}
+        if self.whisper_model not in known:
+            raise ValueError(f"WHISPER_MODEL must be one of {', '.join(sorted(known))}")
         if self.task_hard_time_limit_seconds <= self.task_soft_time_limit_seconds:
             raise ValueError("TASK_HARD_TIME_LIMIT_SECONDS must exceed the soft limit")
         return self
@@ -187,6 +220,10 @@ class Settings(BaseSettings):
     @property
     def result_backend(self) -> str:
         return self.celery_result_backend or self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def models_dir(self) -> Path:
+        return (self.model_cache_dir or self.data_dir / "models").resolve()
 
     @property
     def audio_dir(self) -> Path:

@@ -89,6 +89,8 @@ class ErrorCode(StrEnum):
     TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
     AUDIO_LOCATION_REJECTED = "audio_location_rejected"
     UNSUPPORTED_LANGUAGE = "unsupported_language"
+    UNKNOWN_MODEL = "unknown_model"
+    MODEL_UNAVAILABLE = "model_unavailable"
     STT_UNAVAILABLE = "stt_unavailable"
     STT_REJECTED = "stt_rejected"
     DIARIZATION_UNAVAILABLE = "diarization_unavailable"
@@ -121,6 +123,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     _E.AUDIO_NOT_FOUND: 404, _E.AUDIO_IN_BUCKET: 501, _E.RANGE_NOT_SATISFIABLE: 416,
     _E.INTERNAL_ERROR: 500, _E.BROKER_UNAVAILABLE: 503, _E.DATABASE_BUSY: 503, _E.DATABASE_UNAVAILABLE: 503,
     _E.SERVICE_UNAVAILABLE: 503,
+    _E.UNSUPPORTED_LANGUAGE: 422, _E.UNKNOWN_MODEL: 422,
 }
 
 

@@ -33,7 +33,7 @@ from coaching_assistant.diarization.encoder import (
     default_weights_path,
     mel_spectrogram,
 )
-from coaching_assistant.stt.base import Segment, Word
+from coaching_assistant.stt.base import Segment, Word, join_words
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def _segment_of(words: list[Word], parent: Segment) -> Segment:
     if len(words) == len(parent.words):
         return parent
     probabilities = [w.probability for w in words if w.probability is not None]
-    text = " ".join(w.word for w in words).strip()
+    text = join_words(words)
     return Segment(start=words[0].start, end=words[-1].end, text=text,
                    confidence=float(np.mean(probabilities)) if probabilities else parent.confidence,
                    words=list(words), speaker_id=parent.speaker_id)

@@ -8,7 +8,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text, TypeDecorator, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -89,6 +102,13 @@ class CoachingSession(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(32))
+    # The Whisper model asked for (auto, tiny.en, base, an operator's name); None: WHISPER_MODEL.
+    model: Mapped[str | None] = mapped_column(String(64))
+    # For language "auto": what the worker heard (Whisper's code, e.g. zh) and how sure it was.
+    detected_language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    # Translate the transcript into English after transcribing it (not for English sessions).
+    translate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_uri: Mapped[str | None] = mapped_column(Text)
@@ -162,6 +182,8 @@ class TranscriptSegment(Base):
     content: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Whisper's English translation of this segment's audio (sessions with translate), else None.
+    translation: Mapped[str | None] = mapped_column(Text)
     # A role set for this segment alone; it beats its speaker's role.
     role: Mapped[str | None] = mapped_column(String(16))
     # Earlier versions of `content`, oldest first: [{"content": …, "replaced_at": …}].

@@ -16,6 +16,8 @@ from typing import Any
 ROLES = ("coach", "client", "unknown")
 LABELS = {"en": {"coach": "Coach", "client": "Client"}, "zh": {"coach": "教練", "client": "客戶"}}
 _QUESTION = re.compile(r"[?？]")
+_CJK_CHARACTER = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_PUNCTUATION_ONLY = re.compile(r"(?<!\S)[^\w\s]+(?!\S)|[\u3000-\u303f\uff00-\uff0f\uff1a-\uff20]")
 EVIDENCE_WEIGHTS = {"questions": 0.5, "talks_less": 0.3, "opens": 0.2}
 MAX_NAME_CHARS = 40  # a speaker name (imported or written into an export)
 
@@ -32,7 +34,15 @@ class Line:
 
 
 def questions_in(text: str) -> int:
+    """Question marks, half- or full-width (？ in Chinese)."""
     return len(_QUESTION.findall(text))
+
+
+def words_in(text: str) -> int:
+    """Words as a reader counts them: each Chinese or Japanese character, and each run of other
+    letters between spaces (Chinese is written without spaces, so splitting alone counts a
+    whole sentence as one word)."""
+    return len(_CJK_CHARACTER.findall(text)) + len(_CJK_CHARACTER.sub(" ", _PUNCTUATION_ONLY.sub(" ", text)).split())
 
 
 def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
@@ -122,7 +132,7 @@ def statistics(lines: Sequence[Line], duration: float | None) -> dict[str, Any]:
                           "talk_share": round(seconds / spoken, 4) if spoken else 0.0,
                           "turns": sum(1 for run in runs if run[0].role == role),
                           "questions": sum(questions_in(line.text) for line in mine),
-                          "words": sum(len(line.text.split()) for line in mine)}
+                          "words": sum(words_in(line.text) for line in mine)}
     longest = max(runs, key=lambda run: run[-1].end - run[0].start, default=None)
     client_runs = [run[-1].end - run[0].start for run in runs if run[0].role == "client"]
     covered, cursor = 0.0, 0.0

@@ -68,6 +68,8 @@ class Claim:
     audio_uri: str
     attempt: int
     num_speakers: int | None = 2  # None: estimate
+    model: str | None = None  # the Whisper model asked for; None: WHISPER_MODEL
+    translate: bool = False  # add an English translation per segment
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def claim(db: Session, session_id: uuid.UUID, *, task_id: str, audio_uri: str, s
     _reset_progress(db, session_id, status=SessionStatus.PROCESSING, message="Starting transcription",
                    started_at=now)
     return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts,
-                 num_speakers=session.num_speakers)
+                 num_speakers=session.num_speakers, model=session.model, translate=bool(session.translate))
 
 
 def fail_out_of_attempts(db: Session, session_id: uuid.UUID, *, attempts: int, max_attempts: int,
@@ -298,6 +300,13 @@ def renew(db: Session, session_id: uuid.UUID, *, token: str, lease_seconds: floa
     """Push this run's lease `lease_seconds` ahead; False once the run no longer owns the session."""
     return rows_changed(db, update(CoachingSession).where(owned_by(session_id, token))
                         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+                        .execution_options(synchronize_session=False)) == 1
+
+
+def record_language(db: Session, session_id: uuid.UUID, *, token: str, language: str, probability: float) -> bool:
+    """Store the language this run detected (language `auto`); False once it no longer owns the session."""
+    return rows_changed(db, update(CoachingSession).where(owned_by(session_id, token))
+                        .values(detected_language=language, language_probability=probability, updated_at=utcnow())
                         .execution_options(synchronize_session=False)) == 1
 
 

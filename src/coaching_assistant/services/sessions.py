@@ -22,7 +22,7 @@ from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import new_session, rows_changed
 from coaching_assistant.core.errors import CoachingError, ErrorCode, InvalidState, NotFound
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, User, utcnow
-from coaching_assistant.services import audio, session_state, storage
+from coaching_assistant.services import audio, languages, session_state, storage, whisper_models
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,15 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
 
 
 def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
-                   num_speakers: int | None = 2) -> CoachingSession:
+                   num_speakers: int | None = 2, model: str | None = None,
+                   translate: bool = False) -> CoachingSession:
+    """A new session waiting for its audio; refuses (422) a language or a model the server does not offer."""
+    language = languages.check_language(language)
+    model = whisper_models.check_model(settings, model or settings.whisper_model, language=language)
     take_session_allowance(db, settings=settings, user=user)
     session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
-                              status=SessionStatus.UPLOADING, speaker_roles={})
+                              model=model, translate=translate, status=SessionStatus.UPLOADING,
+                              speaker_roles={})
     db.add(session)
     db.commit()
     return session
@@ -288,6 +293,8 @@ def status_of(session: CoachingSession) -> dict[str, Any]:
         "estimated_completion": estimated,
         "processing_speed": speed,
         "error_code": session.error_code,
+        "detected_language": session.detected_language,
+        "language_probability": session.language_probability,
     }
 
 

@@ -21,6 +21,7 @@ class Row:
     label: str  # Coach, 客戶, an imported name or "Speaker N": one line, no "<" or ">"
     speaker_id: int
     text: str  # one line
+    translation: str | None = None  # English, one line (sessions with translate)
 
 
 def vtt(rows: Sequence[Row]) -> bytes:
@@ -33,8 +34,11 @@ def srt(rows: Sequence[Row]) -> bytes:
     return ("\n\n".join(cues) + "\n").encode()
 
 
+ENGLISH_PREFIX = "[English] "  # a TXT line holding the translation of the line above
+
+
 def txt(rows: Sequence[Row]) -> bytes:
-    """Consecutive rows of one speaker under one heading."""
+    """Consecutive rows of one speaker under one heading; a translation on the line below its text."""
     blocks: list[str] = []
     current = None
     for r in rows:
@@ -43,6 +47,8 @@ def txt(rows: Sequence[Row]) -> bytes:
             blocks.append(f"\n{heading}" if blocks else heading)
             current = r.label
         blocks.append(r.text + "\n")
+        if r.translation:
+            blocks.append(f"{ENGLISH_PREFIX}{r.translation}\n")
     return "".join(blocks).encode()
 
 
@@ -67,10 +73,15 @@ def xlsx(rows: Sequence[Row]) -> bytes:
             cell.font = font
         return cell
 
-    sheet.append([text(title, bold) for title in ("Start", "End", "Role", "Speaker", "Text")])
+    translated = any(r.translation for r in rows)
+    if translated:
+        sheet.column_dimensions["F"].width = 100
+    titles = ("Start", "End", "Role", "Speaker", "Text") + (("English",) if translated else ())
+    sheet.append([text(title, bold) for title in titles])
     for r in rows:
-        sheet.append([text(clock(r.start, ".")[:-4]), text(clock(r.end, ".")[:-4]), text(r.label), r.speaker_id,
-                      text(r.text)])
+        cells = [text(clock(r.start, ".")[:-4]), text(clock(r.end, ".")[:-4]), text(r.label), r.speaker_id,
+                 text(r.text)]
+        sheet.append([*cells, text(r.translation or "")] if translated else cells)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -1,11 +1,14 @@
 """The transcription pipeline a worker runs for one session.
 
-Stages and their progress ranges: claim (0) → decode (2–5) → speech-to-text (5–75, by audio
-seconds done) → speaker diarization (75–90) → save (92–100). The audio is decoded to a temporary
-file and read in blocks (speech-to-text in pieces of at most ten minutes, diarization ten minutes
-at a time), so a worker's memory does not grow with the length of the recording. Chinese results
-for Taiwan sessions are converted to Traditional characters after diarization (which rejoins
-split segments' words with spaces); roles are guessed from the diarized segments when they are
+Stages and their progress ranges: claim (0) → decode (2–4) → language detection, for language
+`auto` (4–5; Whisper base on the first DETECT_SECONDS, stored on the session) → speech-to-text
+(5–75, by audio seconds done) → speaker diarization (75–90) → save (92–100). A session with
+`translate` (not in English) has an English translation stage too, segment by segment, and the
+ranges make room for it: speech-to-text 5–60, diarization 60–72, translation 72–90. The audio is
+decoded to a temporary file and read in blocks (speech-to-text in pieces of at most ten minutes,
+diarization ten minutes at a time), so a worker's memory does not grow with the length of the
+recording. Chinese text is written as Chinese is (`chinese`) after diarization (which rejoins
+split segments' words with spaces) and before translation; roles are guessed from the diarized segments when they are
 saved. Progress goes to the `processing_status` row and to a `publish` callback (`progress`).
 
 Delivery is at-least-once, so every run first claims the session atomically and gets a token;
@@ -27,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +43,16 @@ from coaching_assistant.core.database import session_scope
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.diarization import diarize
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
-from coaching_assistant.services import audio, chinese, piecewise, roles, session_state, storage
+from coaching_assistant.services import (
+    audio,
+    chinese,
+    languages,
+    piecewise,
+    roles,
+    session_state,
+    storage,
+    whisper_models,
+)
 from coaching_assistant.services.lease import Heartbeat, LeaseLost
 from coaching_assistant.services.progress import ProgressReporter, Publish, publish_quietly
 from coaching_assistant.services.session_state import Claim
@@ -49,7 +61,9 @@ from coaching_assistant.stt.base import Segment
 
 logger = logging.getLogger(__name__)
 
-DECODE_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 5, 75, 90, 92
+DECODE_START, DETECT_START, STT_START, STT_END, DIARIZE_END, SAVE_START = 2, 4, 5, 75, 90, 92
+TRANSLATING_STT_END, TRANSLATING_DIARIZE_END, TRANSLATE_END = 60, 72, 90  # with a translation stage
+DETECT_SECONDS = 120  # the detector looks at up to 3 × 30 s of the speech the VAD finds in these
 
 
 @dataclass
@@ -75,6 +89,20 @@ class _Run:
     language: str
     reporter: ProgressReporter
     provider: SpeechToTextProvider | None
+    detection_probability: float | None = None  # language auto: how sure the detection was
+
+    @property
+    def translating(self) -> bool:
+        """An English translation is added (asked for, and the text is not English already)."""
+        return self.claim.translate and languages.base_language(self.language) != "en"
+
+    @property
+    def stt_end(self) -> float:
+        return TRANSLATING_STT_END if self.translating else STT_END
+
+    @property
+    def diarize_end(self) -> float:
+        return TRANSLATING_DIARIZE_END if self.translating else DIARIZE_END
 
 
 def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, language: str,
@@ -175,10 +203,14 @@ def _run_stages(run: _Run) -> Outcome:
     with _decode(run) as samples:
         duration = round(samples.duration_seconds, 3)  # the decoded length, not the header's
         run.reporter.duration_total = duration
+        if run.language == languages.AUTO:
+            run.language = _detect_language(run, samples)
         segments = _speech_to_text(run, samples, duration)
         if run.settings.diarization_enabled:
             segments = _separate_speakers(run, samples, segments, duration)
-    segments = chinese.normalize_segments(segments, run.language)  # after splitting, which rejoins words
+        segments = chinese.normalize_segments(segments, run.language)  # after splitting, which rejoins words
+        if run.translating:
+            segments = _translate(run, samples, segments, duration)
     run.reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
     if not save(run.session_id, token=run.claim.token, segments=segments, duration=duration):
         raise LeaseLost(str(run.session_id))
@@ -195,28 +227,62 @@ def _decode(run: _Run) -> audio.DecodedAudio:
         return audio.decode_to_file(path, work_dir=run.settings.audio_dir, max_seconds=run.settings.max_audio_seconds)
 
 
+def _detect_language(run: _Run, samples: audio.DecodedAudio) -> str:
+    """Detect and store the session's language; the language its text is then written in."""
+    run.reporter.update(DETECT_START, "Detecting the language", processed=0.0, force=True)
+    detector = run.provider or get_provider(run.settings, whisper_models.DETECTOR)
+    detected, probability = detector.detect_language(samples[0:DETECT_SECONDS * audio.SAMPLE_RATE])
+    with session_scope() as db:
+        if not session_state.record_language(db, run.session_id, token=run.claim.token, language=detected,
+                                             probability=probability):
+            raise LeaseLost(str(run.session_id))
+    logger.info("Session %s: detected language %s (probability %.2f)", run.session_id, detected, probability)
+    run.detection_probability = probability
+    unsure = "" if probability >= whisper_models.CONFIDENT_DETECTION else ", unsure"
+    run.reporter.update(DETECT_START, f"Detected the language: {detected} ({probability:.0%}{unsure})",
+                        processed=0.0, force=True)
+    return languages.text_language(languages.AUTO, detected)
+
+
 def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> list[Segment]:
     run.reporter.update(STT_START, "Transcribing audio", processed=0.0, force=True)
 
     def on_progress(seconds: float) -> None:
         share = seconds / duration if duration else 1.0
-        run.reporter.update(STT_START + (STT_END - STT_START) * share,
+        run.reporter.update(STT_START + (run.stt_end - STT_START) * share,
                             f"Transcribing audio: {seconds:.0f} of {duration:.0f} seconds",
                             processed=round(seconds, 3))
 
-    engine = run.provider or get_provider(run.settings)
+    model = whisper_models.resolve(run.settings, run.claim.model, language=run.language,
+                                   detection_probability=run.detection_probability)
+    engine = run.provider or get_provider(run.settings, model)
     return piecewise.transcribe_in_pieces(engine, samples, language=run.language, on_progress=on_progress)
 
 
 def _separate_speakers(run: _Run, samples: audio.DecodedAudio, segments: list[Segment],
                        duration: float) -> list[Segment]:
-    run.reporter.update(STT_END, "Separating speakers", processed=duration, force=True)
+    run.reporter.update(run.stt_end, "Separating speakers", processed=duration, force=True)
 
     def on_progress(share: float) -> None:
-        run.reporter.update(STT_END + (DIARIZE_END - STT_END) * share, "Separating speakers", processed=duration)
+        run.reporter.update(run.stt_end + (run.diarize_end - run.stt_end) * share, "Separating speakers",
+                            processed=duration)
 
     return diarize(samples, segments, num_speakers=run.claim.num_speakers,
                    weights_path=run.settings.diarization_weights_path, on_progress=on_progress)
+
+
+def _translate(run: _Run, samples: audio.DecodedAudio, segments: list[Segment], duration: float) -> list[Segment]:
+    """Each segment with the English of its own stretch of audio (Whisper's translate task)."""
+    run.reporter.update(run.diarize_end, "Translating into English", processed=duration, force=True)
+    translator = run.provider or get_provider(run.settings, whisper_models.BASE)
+    translated: list[Segment] = []
+    for done, segment in enumerate(segments, 1):
+        piece = samples[int(segment.start * audio.SAMPLE_RATE):int(segment.end * audio.SAMPLE_RATE)]
+        english = translator.translate(piece, language=run.language) if len(piece) else ""
+        translated.append(replace(segment, translation=english or None))
+        run.reporter.update(run.diarize_end + (TRANSLATE_END - run.diarize_end) * done / len(segments),
+                            f"Translating into English: {done} of {len(segments)} segments", processed=duration)
+    return translated
 
 
 def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration: float) -> bool:
@@ -230,8 +296,8 @@ def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration
         db.add_all(
             TranscriptSegment(session_id=session_id, position=i, speaker_id=s.speaker_id,
                               start_seconds=s.start, end_seconds=s.end, content=s.text,
-                              confidence=s.confidence,
-                              words=[{"word": w.word, "start": w.start, "end": w.end,
+                              confidence=s.confidence, translation=s.translation,
+                              words=[{"word": w.word.strip(), "start": w.start, "end": w.end,
                                       "probability": w.probability} for w in s.words])
             for i, s in enumerate(segments))
         return True

@@ -11,7 +11,7 @@ from typing import Any
 
 from coaching_assistant.core.errors import ErrorCode, InvalidState, NotFound
 from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
-from coaching_assistant.services import roles, transcript_export
+from coaching_assistant.services import languages, roles, transcript_export
 from coaching_assistant.services.transcript_parsing import one_line
 
 
@@ -23,6 +23,11 @@ def completed_segments(session: CoachingSession) -> list[TranscriptSegment]:
     if not session.segments:
         raise NotFound("This session's transcript has no segments.", code=ErrorCode.NO_SEGMENTS)
     return list(session.segments)
+
+
+def text_language(session: CoachingSession) -> str:
+    """The language labels are written in: the session's, or for `auto` the detected one."""
+    return languages.text_language(session.language, session.detected_language)
 
 
 def _speaker(session: CoachingSession, speaker_id: int) -> dict[str, Any]:
@@ -51,6 +56,8 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
         "session_id": session.id,
         "title": session.title,
         "language": session.language,
+        "detected_language": session.detected_language,
+        "language_probability": session.language_probability,
         "duration_seconds": session.duration_seconds,
         "speaker_roles": {speaker: _role_out(session, speaker, entry) for speaker, entry
                           in sorted((session.speaker_roles or {}).items(), key=lambda item: int(item[0]))},
@@ -58,7 +65,8 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
             {"id": s.id, "speaker_id": s.speaker_id, "role": effective_role(session, s),
              "role_override": s.role, "start_seconds": s.start_seconds, "end_seconds": s.end_seconds,
              "label": _label(session, s),
-             "content": s.content, "confidence": s.confidence, "words": s.words, "history": s.history or [],
+             "content": s.content, "confidence": s.confidence, "words": s.words, "translation": s.translation,
+             "history": s.history or [],
              "version": s.version}
             for s in segments
         ],
@@ -69,7 +77,7 @@ def transcript_json(session: CoachingSession) -> dict[str, Any]:
 def _role_out(session: CoachingSession, speaker: str, entry: dict[str, Any]) -> dict[str, Any]:
     role = entry.get("role", "unknown")
     return {"role": role, "confidence": entry.get("confidence"), "source": entry.get("source", "auto"),
-            "label": roles.label(role, int(speaker), session.language, name=entry.get("name"),
+            "label": roles.label(role, int(speaker), text_language(session), name=entry.get("name"),
                                  chosen=entry.get("label")),
             "user_label": roles.clean_name(entry.get("label"))}
 
@@ -80,10 +88,11 @@ def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
     speaker = _speaker(session, segment.speaker_id)
     role = effective_role(session, segment)
     chosen = speaker.get("label") if role == speaker.get("role", "unknown") else None
-    return roles.label(role, segment.speaker_id, session.language, name=speaker.get("name"), chosen=chosen)
+    return roles.label(role, segment.speaker_id, text_language(session), name=speaker.get("name"), chosen=chosen)
 
 
 def rows(session: CoachingSession) -> list[transcript_export.Row]:
     """What every download shows per segment; labels and text are one line each."""
     return [transcript_export.Row(s.start_seconds, s.end_seconds, _label(session, s), s.speaker_id,
-                                  one_line(s.content)) for s in completed_segments(session)]
+                                  one_line(s.content), one_line(s.translation) if s.translation else None)
+            for s in completed_segments(session)]

@@ -8,12 +8,21 @@ from typing import Protocol
 
 import numpy as np
 
+from coaching_assistant.services.languages import base_language
+
+__all__ = ["ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language", "join_words"]
+
 # Called with the number of audio seconds transcribed so far.
 ProgressCallback = Callable[[float], None]
 
 
 @dataclass(frozen=True)
 class Word:
+    """One token with its times. `word` is the token as the engine gave it, with a leading space
+    where a new word starts (Whisper's tokens are sub-word pieces: " GROW" may come as " GR", "OW";
+    Chinese characters come without spaces). Providers that give whole words (Google, fake) put a
+    space before each. The text of a run of tokens is `join_words`; the stored words are stripped."""
+
     word: str
     start: float
     end: float
@@ -28,6 +37,7 @@ class Segment:
     confidence: float | None = None
     words: list[Word] = field(default_factory=list)
     speaker_id: int = 1
+    translation: str | None = None  # English, when the session asked for a translation
 
 
 class SpeechToTextProvider(Protocol):
@@ -38,8 +48,15 @@ class SpeechToTextProvider(Protocol):
         """Transcribe 16 kHz mono float32 audio; call `on_progress` as audio seconds are done."""
         ...
 
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """The language spoken in the audio (Whisper's code, e.g. `zh`) and its probability."""
+        ...
 
-def base_language(language: str) -> str:
-    """'en-US' -> 'en', 'cmn-Hant-TW' -> 'zh', 'zh-TW' -> 'zh'."""
-    primary = language.replace("_", "-").split("-")[0].lower()
-    return {"cmn": "zh", "yue": "zh"}.get(primary, primary)
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        """An English translation of what is said in a short piece of audio in `language`."""
+        ...
+
+
+def join_words(words: list[Word]) -> str:
+    """The text of a run of tokens: joined as they are, each carrying its own leading space."""
+    return "".join(w.word for w in words).strip()

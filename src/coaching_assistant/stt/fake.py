@@ -21,7 +21,14 @@ class FakeProvider:
     def __init__(self, settings: Settings):
         self.delay = settings.fake_stt_seconds_per_chunk
         self.failures_left = settings.fake_stt_transient_failures
+        self.detected_language = settings.fake_stt_detected_language
         self._lock = threading.Lock()
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        return self.detected_language, 0.99
+
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        return f"english of {len(audio) / SAMPLE_RATE:.1f} seconds in {language}"
 
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
@@ -44,7 +51,7 @@ class FakeProvider:
                 time.sleep(self.delay)
             if chunk.size and float(np.abs(chunk).max()) > 0.01:
                 n = len(segments) + 1
-                words = [Word("segment", start, start + 0.5, 0.99), Word(str(n), start + 0.5, end, 0.98)]
+                words = [Word(" segment", start, start + 0.5, 0.99), Word(f" {n}", start + 0.5, end, 0.98)]
                 segments.append(Segment(start=round(start, 3), end=round(end, 3), text=f"segment {n}",
                                         confidence=0.985, words=words))
             on_progress(end)

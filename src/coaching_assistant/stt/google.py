@@ -65,6 +65,18 @@ class GoogleProvider:
             logger.info("Google STT client initialized")
         self.client = client
 
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Offline, with Whisper base: the session's language must be known before Google is asked."""
+        from coaching_assistant.stt.whisper import detect_language
+
+        return detect_language(self.settings, audio)
+
+    def translate(self, audio: np.ndarray, *, language: str) -> str:
+        """Offline, with Whisper base's translate task."""
+        from coaching_assistant.stt.whisper import translate_to_english
+
+        return translate_to_english(self.settings, audio, language=language)
+
     def transcribe(self, audio: np.ndarray, *, language: str,
                    on_progress: ProgressCallback) -> list[Segment]:
         t = self.types
@@ -96,7 +108,7 @@ class GoogleProvider:
                 if not text:
                     previous_end = end
                     continue
-                words = [Word(w.word, round(offset + _seconds(w.start_offset), 3),
+                words = [Word(" " + w.word.strip(), round(offset + _seconds(w.start_offset), 3),
                               round(offset + _seconds(w.end_offset), 3), round(w.confidence, 4))
                          for w in best.words]
                 start = words[0].start if words else previous_end

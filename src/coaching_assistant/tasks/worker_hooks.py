@@ -15,8 +15,11 @@ from threadpoolctl import threadpool_limits
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
 from coaching_assistant.diarization import get_encoder
+from coaching_assistant.services import whisper_models
 from coaching_assistant.services.sweeper import Sweeper
 from coaching_assistant.stt import get_provider
+from coaching_assistant.stt.base_model import ModelUnavailable
+from coaching_assistant.stt.model_paths import model_directory
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +33,16 @@ def preload_engine(**_kwargs: object) -> None:
     # several tasks at once those threads fight the speech engine's for the same cores.
     threadpool_limits(limits=settings.worker_blas_threads, user_api="blas")
     try:
-        get_provider(settings)
+        if settings.stt_provider == "whisper":
+            # Join the multilingual model now (once per host), not in the first non-English task.
+            model_directory(settings, whisper_models.BASE)
+        get_provider(settings, whisper_models.resolve(settings, None, language="en"))
         if settings.diarization_enabled:
             get_encoder(settings.diarization_weights_path)
+    except ModelUnavailable as exc:
+        # One line that says what to install; the worker stays up for the sessions it can serve
+        # (English with tiny.en), the others fail with model_unavailable and the same message.
+        logger.error("%s", exc.message)
     except Exception:  # a broken engine fails each task with a clear code; keep the worker up
         logger.exception("Could not preload the speech engine or the speaker encoder")
 

@@ -96,7 +96,8 @@ _UPLOAD_BODY = {
 @router.post("", status_code=201, response_model=SessionOut)
 def create_session(body: SessionCreate, db: DbSession, user: CurrentUser, settings: AppSettings) -> SessionOut:
     session = sessions.create_session(db, settings=settings, user=user, title=body.title, language=body.language,
-                                      num_speakers=None if body.num_speakers == "auto" else body.num_speakers)
+                                      num_speakers=None if body.num_speakers == "auto" else body.num_speakers,
+                                      model=body.model, translate=body.translate)
     return SessionOut.model_validate(session)
 
 
