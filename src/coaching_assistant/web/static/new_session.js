@@ -253,7 +253,6 @@ export async function show() {
     const left = h("span", { class: "time-left" });
     const result = h("div", { class: "result" });
     const cancel = h("button", { type: "button", onclick: async () => {
-      // (The third argument, the dismiss button's words, is for layout.js's confirmAction once it takes one.)
       if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel_transcription"), t("keep")))) return;
       cancel.disabled = true;
       cancel.textContent = t("cancelling");
