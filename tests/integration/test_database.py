@@ -45,3 +45,22 @@ def test_migrations_apply_to_an_empty_sqlite_database(tmp_path):
 
     tables = set(inspect(create_engine(url)).get_table_names())
     assert {"users", "session", "processing_status", "transcript_segment", "alembic_version"} <= tables
+
+
+def test_migrations_match_the_models(tmp_path):
+    """Every table and column the models declare is made by the migrations, and nothing else."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = subprocess.run([sys.executable, "-m", "coaching_assistant.cli", "migrate"],
+                            env=base_env(DATABASE_URL=url), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from coaching_assistant.models import Base
+
+    with create_engine(url).connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # Only structural differences count: tables, columns, indexes and unique constraints.
+    assert [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column",
+                                        "add_index", "remove_index", "add_constraint", "remove_constraint")] == []

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     false,
 )
@@ -109,6 +110,10 @@ class CoachingSession(Base):
     language_probability: Mapped[float | None] = mapped_column(Float)
     # Translate the transcript into English after transcribing it (not for English sessions).
     translate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whisper's initial prompt (names, terms the recording uses) and sampling temperature, as an
+    # OpenAI-style request gives them; None: the engine's defaults.
+    prompt: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_uri: Mapped[str | None] = mapped_column(Text)
@@ -193,3 +198,42 @@ class TranscriptSegment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     session: Mapped[CoachingSession] = relationship(back_populates="segments")
+
+
+class Webhook(Base):
+    """A user's endpoint for signed event deliveries (Standard Webhooks)."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The event types it receives, e.g. ["session.completed", "session.failed"].
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The signing secret, `whsec_<base64>`; shown once, when the webhook is created.
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: sent until the endpoint answers 2xx or the retry window ends.
+    Its id is the `webhook-id` header, the same on every attempt, so a receiver can drop repeats."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (UniqueConstraint("webhook_id", "event_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    # What makes the event unique for its webhook (event, session, run), so it is recorded once.
+    event_key: Mapped[str] = mapped_column(String(160))
+    # No foreign key: the delivery outlives a deleted session.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
