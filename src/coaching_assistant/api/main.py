@@ -13,10 +13,11 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
 from coaching_assistant.api.guard import ApiGuard
-from coaching_assistant.api.routers import api_keys, auth, health, metrics, redoc, sessions
+from coaching_assistant.api.routers import api_keys, auth, health, metrics, redoc, sessions, webhooks
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
-from coaching_assistant.services import transcript_export
+from coaching_assistant.core.task_queue import enqueue_webhook_delivery
+from coaching_assistant.services import transcript_export, webhook_outbox
 from coaching_assistant.web import pages
 
 
@@ -38,6 +39,8 @@ def create_app() -> FastAPI:
                          description="Offline, speaker-labelled transcripts of coaching conversations.",
                          swagger_ui_parameters={"validatorUrl": None})
     errors.install(app)
+    # Cancelling and importing end sessions: their webhook deliveries are queued once committed.
+    webhook_outbox.send_after_commit(enqueue_webhook_delivery)
     app.add_middleware(ApiGuard, settings=get_settings())
     # Pages, scripts and JSON (a transcript's words) shrink several times; audio, 206 ranges and
     # zip-based files (xlsx) are left as they are.
@@ -49,6 +52,7 @@ def create_app() -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)
+    app.include_router(webhooks.router)
     app.include_router(redoc.router)
     app.include_router(pages.router)
     app.mount("/static", pages.assets(), name="static")

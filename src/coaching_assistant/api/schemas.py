@@ -196,3 +196,51 @@ class MeOut(BaseModel):
 class ApiKeyOut(BaseModel):
     api_key: str = Field(description="shown this once; only its hash is stored")
     prefix: str = Field(description="the key's first characters, as GET /api/v1/me shows them later")
+
+
+WebhookEvent = Literal["session.completed", "session.failed", "session.cancelled"]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2048, description=(
+        "http:// or https:// URL that receives a signed POST per event; its host must resolve to public "
+        "addresses (422 webhook_url_not_allowed), unless the operator allows it (WEBHOOK_ALLOWED_HOSTS)"))
+    events: list[WebhookEvent] = Field(min_length=1, max_length=3, description="the events to receive")
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description=(
+        "the signing secret (whsec_…), shown this once: verify each delivery's webhook-signature with it"))
+
+
+class WebhookDeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="the webhook-id header, the same on every attempt")
+    event: str
+    session_id: uuid.UUID | None
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None = Field(description="the receiver's last HTTP status; null if none answered")
+    last_error: str | None = Field(description="why the last attempt failed")
+    next_attempt_at: datetime | None = Field(description="when it is tried next (pending only)")
+    created_at: datetime = Field(description="when the event happened")
+    delivered_at: datetime | None
+
+
+class WebhookDeliveryPage(BaseModel):
+    items: list[WebhookDeliveryOut]
+    total: int
+    page: int
+    page_size: int

@@ -11,11 +11,13 @@ safe by claiming its session atomically in the database.
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from coaching_assistant.core.config import get_settings
 
 # The task's name is public (the README sends work by it): it must not change when code moves.
 TRANSCRIBE_AUDIO_TASK = "coaching_assistant.tasks.transcription_tasks.transcribe_audio"
+DELIVER_WEBHOOK_TASK = "coaching_assistant.tasks.webhook_tasks.deliver_webhook"
 
 
 settings = get_settings()
@@ -24,7 +26,8 @@ celery_app = Celery(
     "coaching_assistant.core.celery_app",
     broker=settings.broker_url,
     backend=settings.result_backend,
-    include=["coaching_assistant.tasks.transcription_tasks", "coaching_assistant.tasks.worker_hooks"],
+    include=["coaching_assistant.tasks.transcription_tasks", "coaching_assistant.tasks.webhook_tasks",
+             "coaching_assistant.tasks.worker_hooks"],
 )
 app = celery_app  # `celery -A module` looks for `app` first
 
@@ -38,7 +41,12 @@ celery_app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_default_queue=settings.celery_queue,
-    task_routes={TRANSCRIBE_AUDIO_TASK: {"queue": settings.celery_queue}},
+    # A worker started without -Q consumes every queue listed here, taking from each in turn, so
+    # a webhook delivery (seconds at most) never waits behind a backlog of queued transcriptions.
+    task_queues=[Queue(name, Exchange(name), routing_key=name)
+                 for name in dict.fromkeys([settings.celery_queue, settings.webhook_queue])],
+    task_routes={TRANSCRIBE_AUDIO_TASK: {"queue": settings.celery_queue},
+                 DELIVER_WEBHOOK_TASK: {"queue": settings.webhook_queue}},
     task_soft_time_limit=settings.task_soft_time_limit_seconds,
     task_time_limit=settings.task_hard_time_limit_seconds,
     # A message not acked within the visibility timeout is redelivered: keep it above the hard

@@ -180,6 +180,24 @@ class Settings(BaseSettings):
         False, description="take https and the client address from X-Forwarded-Proto and X-Forwarded-For "
                            "(only behind a reverse proxy that sets them)")
 
+    # Webhooks (README, "Webhooks")
+    webhook_queue: str = Field(
+        "webhooks", description="the Celery queue of webhook deliveries; workers consume it beside CELERY_QUEUE")
+    webhook_allowed_hosts: str = Field(
+        "", description="comma-separated host names (or addresses) a webhook may point at even though they "
+                        "resolve to a loopback, private or otherwise internal address")
+    webhook_max_per_user: int = Field(10, ge=1, description="webhooks one user may have (409 too_many_webhooks)")
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, description="longest one delivery attempt may take, name resolution and response included")
+    webhook_retry_base_seconds: float = Field(
+        30, gt=0, description="the first retry's delay; each later one doubles it (with jitter)")
+    webhook_retry_max_delay_seconds: float = Field(3600, gt=0, description="the longest delay between two attempts")
+    webhook_retry_window_hours: float = Field(
+        24, gt=0, description="how long after its event a delivery is retried before it ends failed")
+    public_url: str | None = Field(
+        None, description="the address clients reach the API at, e.g. https://transcripts.example.com; "
+                          "webhook payloads link to transcripts under it (unset: a path)")
+
     # Transcript edits
     max_edit_history: int = Field(
         50, ge=1, description="earlier texts one segment keeps; an edit beyond is refused (409 edit_history_full)")
@@ -187,7 +205,7 @@ class Settings(BaseSettings):
     @field_validator("database_url", "coaching_server", "coaching_api_key", "redis_url", "celery_broker_url",
                      "celery_result_backend",
                      "whisper_model_path", "google_application_credentials_json",
-                     "google_project_id", "gcs_bucket", mode="before")
+                     "google_project_id", "gcs_bucket", "public_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -220,6 +238,11 @@ class Settings(BaseSettings):
     @property
     def result_backend(self) -> str:
         return self.celery_result_backend or self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def webhook_allowed_host_names(self) -> frozenset[str]:
+        return frozenset(h.strip().lower().strip("[]").rstrip(".")
+                         for h in self.webhook_allowed_hosts.split(",") if h.strip())
 
     @property
     def models_dir(self) -> Path:

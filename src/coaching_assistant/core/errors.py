@@ -76,6 +76,11 @@ class ErrorCode(StrEnum):
     INVALID_TRANSCRIPT = "invalid_transcript"
     TOO_MANY_CUES = "too_many_cues"
     CUE_TOO_LONG = "cue_too_long"
+    # Webhooks
+    WEBHOOK_NOT_FOUND = "webhook_not_found"
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    WEBHOOK_URL_NOT_ALLOWED = "webhook_url_not_allowed"
+    TOO_MANY_WEBHOOKS = "too_many_webhooks"
     # The service's own state
     INTERNAL_ERROR = "internal_error"
     BROKER_UNAVAILABLE = "broker_unavailable"
@@ -124,6 +129,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     _E.INTERNAL_ERROR: 500, _E.BROKER_UNAVAILABLE: 503, _E.DATABASE_BUSY: 503, _E.DATABASE_UNAVAILABLE: 503,
     _E.SERVICE_UNAVAILABLE: 503,
     _E.UNSUPPORTED_LANGUAGE: 422, _E.UNKNOWN_MODEL: 422,
+    _E.WEBHOOK_NOT_FOUND: 404, _E.INVALID_WEBHOOK_URL: 422, _E.WEBHOOK_URL_NOT_ALLOWED: 422,
+    _E.TOO_MANY_WEBHOOKS: 409,
 }
 
 

@@ -1,4 +1,5 @@
-"""The queue as the rest of the service sees it: send the transcription task, read its state,
+"""The queue as the rest of the service sees it: send the transcription task and webhook
+deliveries, read a task's state,
 look into the broker.
 
 The API, the sweeper and the ops scripts need only these calls, so they import this module and
@@ -15,7 +16,7 @@ from typing import Any
 
 import redis
 
-from coaching_assistant.core.celery_app import TRANSCRIBE_AUDIO_TASK, celery_app
+from coaching_assistant.core.celery_app import DELIVER_WEBHOOK_TASK, TRANSCRIBE_AUDIO_TASK, celery_app
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.models import SessionStatus
 
@@ -31,6 +32,12 @@ def enqueue_transcription(session_id: str, audio_uri: str, language: str, origin
     celery_app.send_task(TRANSCRIBE_AUDIO_TASK, args=[session_id, audio_uri, language],
                          kwargs={"original_filename": original_filename}, task_id=task_id,
                          retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+
+
+def enqueue_webhook_delivery(delivery_id: str, countdown: float | None = None) -> None:
+    """Queue an attempt at a webhook delivery (the row says what to send), now or after `countdown` seconds."""
+    celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[delivery_id], countdown=countdown, retry=True,
+                         retry_policy=PUBLISH_RETRY_POLICY)
 
 
 def task_state(task_id: str) -> str | None:

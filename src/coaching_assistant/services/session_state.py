@@ -27,7 +27,8 @@ A running transcription holds a lease: a token unique to the run (`lease_owner`)
 its heartbeat pushes forward. Every write of a run is guarded by `owned_by`, so a run that was
 cancelled, taken over or deleted writes nothing; a lapsed lease (`lease_lapsed`) means no live
 run is working on the session. The progress row (`processing_status`, read by GET …/status)
-changes with the status, in the same transaction. Functions take the caller's database session
+changes with the status, in the same transaction, and so does the webhook event of a final
+status (services/webhook_outbox.py). Functions take the caller's database session
 and never commit: the API commits with the rest of its request, a worker uses one
 `session_scope()` per change.
 """
@@ -46,10 +47,12 @@ from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed
 from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.models import CoachingSession, ProcessingStatus, SessionStatus, utcnow
+from coaching_assistant.services import webhook_outbox
 
 WAITING = (SessionStatus.UPLOADING, SessionStatus.PENDING)
 RETRYABLE = (SessionStatus.FAILED, SessionStatus.CANCELLED)
 CANCELLABLE = (SessionStatus.PENDING, SessionStatus.PROCESSING)
+FINAL = (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
 
 # What queueing may change on the session row and on its progress row: an undo restores these.
 _QUEUED_COLUMNS = ("status", "audio_uri", "audio_filename", "audio_size_bytes", "duration_seconds",
@@ -142,17 +145,22 @@ def write_progress(db: Session, session_id: uuid.UUID, *, token: str, progress: 
                         .execution_options(synchronize_session=False)) > 0
 
 
-def _set_status(db: Session, guard: Guard, to: str, values: dict[str, Any]) -> bool:
-    """The compare-and-set itself: the session row `guard` names, if it still holds, gets `to`."""
-    return rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=utcnow(), **values)
-                        .execution_options(synchronize_session=False)) == 1
+def _set_status(db: Session, session_id: uuid.UUID, guard: Guard, to: str, values: dict[str, Any]) -> bool:
+    """The compare-and-set itself: the session row `guard` names, if it still holds, gets `to`.
+    A final status records the session's webhook event in the same transaction."""
+    if rows_changed(db, update(CoachingSession).where(guard).values(status=to, updated_at=utcnow(), **values)
+                    .execution_options(synchronize_session=False)) != 1:
+        return False
+    if to in FINAL:
+        webhook_outbox.record_final_status(db, session_id)
+    return True
 
 
 def _move(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, message: str,
           progress: dict[str, Any] | None = None, **values: Any) -> bool:
     """Compare-and-set the session to `to` with `values`; if it won, the progress row says `to`
     and `message` (and `progress`)."""
-    if not _set_status(db, guard, to, values):
+    if not _set_status(db, session_id, guard, to, values):
         return False
     db.execute(update(ProcessingStatus).where(ProcessingStatus.session_id == session_id)
                .values(status=to, message=message, updated_at=utcnow(), **(progress or {})))
@@ -161,7 +169,7 @@ def _move(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, message:
 
 def _restart(db: Session, session_id: uuid.UUID, guard: Guard, *, to: str, message: str, **values: Any) -> bool:
     """Like `_move`, for a session that waits for a (new) run: its progress starts over."""
-    if not _set_status(db, guard, to, values):
+    if not _set_status(db, session_id, guard, to, values):
         return False
     _reset_progress(db, session_id, status=to, message=message)
     return True
@@ -241,7 +249,8 @@ def complete_import(db: Session, session_id: uuid.UUID, *, speaker_roles: dict[s
     """uploading → completed from an imported transcript; False if the session no longer waits for
     its audio (a concurrent upload or import won). The caller adds the segments in the same
     transaction, and only when this returns True."""
-    return _set_status(db, (CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.UPLOADING),
+    return _set_status(db, session_id,
+                       (CoachingSession.id == session_id) & (CoachingSession.status == SessionStatus.UPLOADING),
                        SessionStatus.COMPLETED,
                        {"speaker_roles": speaker_roles, "segments_count": segments_count,
                         "duration_seconds": duration_seconds, "audio_filename": audio_filename,

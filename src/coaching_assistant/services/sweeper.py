@@ -10,9 +10,14 @@ left behind in two ways:
 - `pending` with no message anywhere in the broker: the API crashed between commit and enqueue,
   Redis lost its data, or a retry could not be published. The sweeper re-queues it.
 
+It also queues webhook deliveries whose next try has come and that nobody attempts: their message
+was lost (a process died between commit and enqueue, Redis lost it, a worker died mid-attempt), or
+their retry is further off than a Celery countdown should wait (services/webhook_delivery.py).
+
 Each worker runs a sweeper thread. Every change is a compare-and-set on the session row (the
 transitions are in `session_state`), so when several sweepers find the same session, exactly one
-of them re-queues it. Nothing here imports Celery: the caller passes `enqueue` and `queued_task_ids`.
+of them re-queues it. Nothing here imports Celery: the caller passes `enqueue`, `queued_task_ids`
+and `enqueue_webhook`.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from sqlalchemy import select, update
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import rows_changed, session_scope
 from coaching_assistant.models import CoachingSession, SessionStatus
-from coaching_assistant.services import session_state, storage
+from coaching_assistant.services import session_state, storage, webhook_delivery
 
 logger = logging.getLogger(__name__)
 
 # enqueue(session_id, audio_uri, language, original_filename, task_id) -> None
 Enqueue = Callable[[str, str, str, str | None, str], None]
+# enqueue_webhook(delivery_id) -> None
+EnqueueWebhook = Callable[[str], None]
 
 
 @dataclass
@@ -42,14 +49,17 @@ class SweepReport:
     requeued: list[str] = field(default_factory=list)  # expired leases and lost pending sessions
     failed: list[str] = field(default_factory=list)  # out of attempts
     audio_deleted: list[str] = field(default_factory=list)
+    webhook_deliveries: list[str] = field(default_factory=list)  # queued again
 
 
 def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]],
-          now: datetime | None = None) -> SweepReport:
+          enqueue_webhook: EnqueueWebhook | None = None, now: datetime | None = None) -> SweepReport:
     now = now or datetime.now(UTC)
     report = SweepReport()
     _expired_leases(settings, enqueue, now, report)
     _lost_pending(settings, enqueue, queued_task_ids, now, report)
+    if enqueue_webhook is not None:
+        _overdue_webhook_deliveries(settings, enqueue_webhook, now, report)
     if settings.audio_retention_days > 0:
         _expired_audio(settings, now, report)
     return report
@@ -127,6 +137,21 @@ def _expired_audio(settings: Settings, now: datetime, report: SweepReport) -> No
             report.audio_deleted.append(str(session_id))
 
 
+def _overdue_webhook_deliveries(settings: Settings, enqueue_webhook: EnqueueWebhook, now: datetime,
+                                report: SweepReport) -> None:
+    grace = timedelta(seconds=settings.sweeper_pending_grace_seconds)
+    with session_scope() as db:
+        overdue = webhook_delivery.requeue_overdue(db, now=now, grace=grace)
+    for delivery_id in overdue:
+        try:
+            enqueue_webhook(str(delivery_id))
+        except Exception as exc:  # still due: the next sweep after the grace tries again
+            logger.warning("Sweeper: could not queue webhook delivery %s (%s); will try again", delivery_id, exc)
+            continue
+        logger.info("Sweeper: queued overdue webhook delivery %s", delivery_id)
+        report.webhook_deliveries.append(str(delivery_id))
+
+
 def _enqueue(enqueue: Enqueue, session_id: uuid.UUID, task_id: str) -> None:
     with session_scope() as db:
         row = db.get(CoachingSession, session_id)
@@ -142,9 +167,11 @@ def _enqueue(enqueue: Enqueue, session_id: uuid.UUID, task_id: str) -> None:
 class Sweeper(threading.Thread):
     """Runs `sweep` every SWEEPER_INTERVAL_SECONDS in a worker process until stopped."""
 
-    def __init__(self, settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]]):
+    def __init__(self, settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]],
+                 enqueue_webhook: EnqueueWebhook | None = None):
         super().__init__(name="sweeper", daemon=True)
         self.settings, self.enqueue, self.queued_task_ids = settings, enqueue, queued_task_ids
+        self.enqueue_webhook = enqueue_webhook
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -153,7 +180,8 @@ class Sweeper(threading.Thread):
                     self.settings.sweeper_pending_grace_seconds)
         while not self._halt.wait(self.settings.sweeper_interval_seconds):
             try:
-                sweep(self.settings, enqueue=self.enqueue, queued_task_ids=self.queued_task_ids)
+                sweep(self.settings, enqueue=self.enqueue, queued_task_ids=self.queued_task_ids,
+                      enqueue_webhook=self.enqueue_webhook)
             except Exception as exc:  # database down: try again next time
                 logger.warning("Sweeper pass failed: %s", exc)
 

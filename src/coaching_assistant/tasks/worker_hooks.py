@@ -1,5 +1,6 @@
 """What a worker process does besides running tasks: load the speech engine before the first
-task arrives, and run a sweeper beside the tasks.
+task arrives, queue the webhook deliveries its transactions record, and run a sweeper beside the
+tasks.
 
 Connected to Celery's worker signals; the Celery app `include`s this module, so only a worker
 imports it (and with it the engine and the sweeper), never the API.
@@ -13,15 +14,21 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 from threadpoolctl import threadpool_limits
 
 from coaching_assistant.core.config import get_settings
-from coaching_assistant.core.task_queue import enqueue_transcription, queued_task_ids
+from coaching_assistant.core.task_queue import enqueue_transcription, enqueue_webhook_delivery, queued_task_ids
 from coaching_assistant.diarization import get_encoder
-from coaching_assistant.services import whisper_models
+from coaching_assistant.services import webhook_outbox, whisper_models
 from coaching_assistant.services.sweeper import Sweeper
 from coaching_assistant.stt import get_provider
 from coaching_assistant.stt.base_model import ModelUnavailable
 from coaching_assistant.stt.model_paths import model_directory
 
 logger = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def send_webhooks_after_commit(**_kwargs: object) -> None:
+    """Sessions a task or the sweeper ends record webhook deliveries; queue them once committed."""
+    webhook_outbox.send_after_commit(enqueue_webhook_delivery)
 
 
 @worker_init.connect
@@ -57,7 +64,8 @@ def start_sweeper(**_kwargs: object) -> None:
     settings = get_settings()
     if settings.sweeper_interval_seconds <= 0 or _sweeper is not None:
         return
-    _sweeper = Sweeper(settings, enqueue=enqueue_transcription, queued_task_ids=queued_task_ids)
+    _sweeper = Sweeper(settings, enqueue=enqueue_transcription, queued_task_ids=queued_task_ids,
+                       enqueue_webhook=enqueue_webhook_delivery)
     _sweeper.start()
 
 
