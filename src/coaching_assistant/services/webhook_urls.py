@@ -79,13 +79,10 @@ class Target:
 def refusal(address: IPAddress) -> str | None:
     """Why a webhook must not be sent to `address` ("a loopback address"…), or None if it may."""
     if isinstance(address, ipaddress.IPv6Address):
+        # ::ffff:a.b.c.d is a.b.c.d on a dual-stack socket; 6to4 and NAT64 lead to their IPv4 address
         embedded = _embedded_ipv4(address)
         if embedded is not None:
-            if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is a.b.c.d on a dual-stack socket
-                return refusal(embedded)
-            reason = refusal(embedded)
-            if reason is not None:
-                return reason
+            return refusal(embedded)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     for network, reason in _NETWORKS:
