@@ -58,12 +58,12 @@ def record_final_status(db: Session, session_id: uuid.UUID) -> None:
     event_key = f"{event_type}:{session_id}:{session.transcription_job_id or 'import'}"
     for webhook_id in webhooks:
         delivery_id = uuid.uuid4()
-        inserted = db.execute(_insert_if_new(db).values(
+        inserted = db.scalar(_insert_if_new(db).values(
             id=delivery_id, webhook_id=webhook_id, event=event_type, event_key=event_key, session_id=session_id,
             payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-            .on_conflict_do_nothing(index_elements=["webhook_id", "event_key"]))
-        if getattr(inserted, "rowcount", 0) == 1:
-            db.info.setdefault(_TO_SEND, []).append(str(delivery_id))
+            .on_conflict_do_nothing(index_elements=["webhook_id", "event_key"]).returning(WebhookDelivery.id))
+        if inserted is not None:  # None: the event was already recorded for this webhook
+            db.info.setdefault(_TO_SEND, []).append(str(inserted))
 
 
 def _insert_if_new(db: Session) -> Any:
