@@ -73,6 +73,16 @@ def test_celery_is_configured_for_at_least_once_json_only():
     assert celery_app.amqp.router.route({}, TRANSCRIBE_AUDIO_TASK)["queue"].name == "celery"
 
 
+def test_webhook_deliveries_have_a_queue_every_default_worker_consumes():
+    from coaching_assistant.core.celery_app import DELIVER_WEBHOOK_TASK, celery_app
+    from coaching_assistant.tasks.webhook_tasks import deliver_webhook
+
+    assert deliver_webhook.name == DELIVER_WEBHOOK_TASK
+    assert celery_app.amqp.router.route({}, DELIVER_WEBHOOK_TASK)["queue"].name == "webhooks"
+    # a worker started without -Q consumes every queue of task_queues
+    assert [q.name for q in celery_app.conf.task_queues] == ["celery", "webhooks"]
+
+
 def test_auto_is_a_language_and_a_detected_chinese_session_writes_traditional():
     from coaching_assistant.services.languages import check_language, text_language
 
