@@ -42,6 +42,9 @@ from coaching_assistant.services import sessions
 FINAL = (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
 # How long an EventSource waits before it reconnects (the stream's `retry:` field).
 RETRY_MILLISECONDS = 3000
+# The database is read again at least this often: some changes come with no publication to wake
+# the stream (a pending session cancelled, or given up on by the sweeper).
+RECHECK_SECONDS = 5.0
 
 event_streams = PerUserLimit(get_settings().user_max_event_streams, what="session event streams",
                              code=ErrorCode.TOO_MANY_EVENT_STREAMS, retry_after=5)
@@ -116,7 +119,7 @@ async def status_events(*, user: User, session_id: uuid.UUID, last_event_id: str
             left = ends - loop.time()
             if snapshot.final or left <= 0:
                 return
-            await watch.changed(timeout=left)
+            await watch.changed(timeout=min(left, RECHECK_SECONDS))
             snapshot = await run_in_threadpool(read_snapshot, user, session_id)
     except NotFound:
         return  # deleted while streaming: a reconnect gets its 404
