@@ -3,6 +3,8 @@ worker process transcribes (the fake engine, slowed down so that a run has a mid
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import time
 import uuid
@@ -12,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
-from tests.conftest import BIN, base_env, make_user
+from tests.conftest import BIN, ROOT, base_env, make_user
 from tests.e2e.conftest import start_api, start_worker
 from tests.helpers import wav_bytes
 
@@ -233,3 +235,19 @@ def _wav_file(tmp_path):
     path = tmp_path / "talk.wav"
     path.write_bytes(wav_bytes(20))
     return path
+
+
+def test_the_readmes_curl_command_streams_to_the_end(client, stack):
+    url, _ = stack
+    command = re.search(r'^curl -N -H "Authorization: Bearer \$KEY" http://127\.0\.0\.1:8000(/api/v1/sessions/\$SID/events)$',
+                        (ROOT / "README.md").read_text(), re.M)
+    assert command, "the README's curl example is gone"
+    sid = new_session(client)
+    upload(client, sid)
+    shown = subprocess.run(["bash", "-c", command.group(0).replace("http://127.0.0.1:8000", url)],
+                           env={**base_env(), "KEY": client.headers["Authorization"].split()[1], "SID": sid},
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "retry: 3000" in shown.stdout and "event: status" in shown.stdout
+    data = [json.loads(line.removeprefix("data: ")) for line in shown.stdout.splitlines() if line.startswith("data: ")]
+    assert data[-1]["status"] == "completed" and len(data) >= 3
