@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -295,6 +297,11 @@ def _upload(client: httpx.Client, file: Path, *, title: str, language: str, mode
     return str(session_id)
 
 
+FINAL_STATUSES = ("completed", "failed", "cancelled")
+# Reconnections in a row, without an event in between, before the CLI gives up on the server.
+MAX_RECONNECTS = 10
+
+
 def _follow(client: httpx.Client, session_id: str) -> None:
     """A progress bar until the session ends; a failed or cancelled one is a ClickException."""
     from rich.console import Console
@@ -304,18 +311,57 @@ def _follow(client: httpx.Client, session_id: str) -> None:
                TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         bar = progress.add_task("Queued", total=100)
-        seen = 0
-        while True:  # long-poll: the server answers when progress moves past `after`, or at the end
-            status = _answer(client.get(f"/api/v1/sessions/{session_id}/status",
-                                        params={"wait": 20, "after": seen}))
-            seen = status["progress"]
-            progress.update(bar, completed=seen, description=status.get("message") or status["status"])
-            if status["status"] in ("completed", "failed", "cancelled"):
-                break
+
+        def show(status: dict) -> None:
+            progress.update(bar, completed=status["progress"], description=status.get("message") or status["status"])
+
+        status = _stream_status(client, session_id, show)
     if status["status"] == "failed":
         raise click.ClickException(f"Transcription failed: {status.get('message')} ({status.get('error_code')})")
     if status["status"] == "cancelled":
         raise click.ClickException("The transcription was cancelled.")
+
+
+def _stream_status(client: httpx.Client, session_id: str, show: Callable[[dict], None]) -> dict:
+    """Follow GET …/events to the session's final status, which it returns: `show` for each status
+    event. A dropped connection, or one the server closes (it does after EVENT_STREAM_MAX_SECONDS),
+    is opened again with the last event's id, after the server's `retry:` delay, so nothing is
+    repeated or missed; a 429 (the user's streams are all in use) waits its Retry-After."""
+    import httpx
+    from httpx_sse import SSEError, connect_sse
+
+    status: dict | None = None
+    last_event_id: str | None = None
+    delay, failures = 3.0, 0
+    while status is None or status["status"] not in FINAL_STATUSES:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        try:
+            with connect_sse(client, "GET", f"/api/v1/sessions/{session_id}/events", headers=headers,
+                             timeout=httpx.Timeout(30, read=60)) as source:  # a keep-alive every 15 s
+                response = source.response
+                if response.status_code == 429:
+                    response.read()
+                    time.sleep(float(response.headers.get("Retry-After", delay)))
+                    continue
+                if response.status_code == 204:  # the last event seen was the final one
+                    break
+                if response.is_error:
+                    response.read()
+                    _answer(response)
+                for event in source.iter_sse():
+                    if event.retry is not None:
+                        delay = event.retry / 1000
+                    if event.event == "status":
+                        status, last_event_id, failures = event.json(), event.id, 0
+                        show(status)
+        except (httpx.TransportError, SSEError):
+            failures += 1
+            if failures > MAX_RECONNECTS:
+                raise
+        if status is None or status["status"] not in FINAL_STATUSES:
+            time.sleep(delay)
+    assert status is not None  # the loop ends on a final status, or on 204 after one
+    return status
 
 
 def _print_transcript(client: httpx.Client, session_id: str, fmt: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +23,10 @@ _HTTP_CODES = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHORIZED, 403: Err
                409: ErrorCode.CONFLICT, 413: ErrorCode.BODY_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                422: ErrorCode.VALIDATION_ERROR, 429: ErrorCode.TOO_MANY_REQUESTS,
                503: ErrorCode.SERVICE_UNAVAILABLE}
+
+
+class NoContent(Exception):
+    """Raised where a route has nothing to send: 204 No Content."""
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -53,6 +57,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CoachingError)
     async def _coaching(_request: Request, exc: CoachingError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(NoContent)
+    async def _no_content(_request: Request, _exc: NoContent) -> Response:
+        return Response(status_code=204)
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OperationalError)

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
                               "included (429 beyond)")
     user_max_long_polls: int = Field(4, ge=1, description="status long-polls one user may hold open at once")
     user_max_concurrent_uploads: int = Field(2, ge=1, description="uploads one user may stream at once")
+    user_max_event_streams: int = Field(
+        4, ge=1, description="session event streams (GET …/events) one user may hold open at once; each also "
+                             "holds one of USER_MAX_CONCURRENT_REQUESTS")
+    event_stream_max_seconds: float = Field(
+        300, gt=0, description="an event stream is closed after this long and the client reconnects "
+                               "(Last-Event-ID), its key or cookie checked again")
     max_sessions_per_hour: int = Field(120, ge=0, description="sessions one user may create per hour (0 = no limit)")
     max_retries_per_session: int = Field(10, ge=0, description="retry-transcription calls per session (0 = no limit)")
     max_stored_bytes_per_user: int = Field(

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_REQUESTS = "too_many_requests"
     TOO_MANY_UPLOADS = "too_many_uploads"
     TOO_MANY_LONG_POLLS = "too_many_long_polls"
+    TOO_MANY_EVENT_STREAMS = "too_many_event_streams"
     SESSION_RATE_LIMITED = "session_rate_limited"
     STORAGE_QUOTA_EXCEEDED = "storage_quota_exceeded"
     RETRY_LIMIT_REACHED = "retry_limit_reached"
@@ -131,6 +132,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     _E.UNSUPPORTED_LANGUAGE: 422, _E.UNKNOWN_MODEL: 422,
     _E.WEBHOOK_NOT_FOUND: 404, _E.INVALID_WEBHOOK_URL: 422, _E.WEBHOOK_URL_NOT_ALLOWED: 422,
     _E.TOO_MANY_WEBHOOKS: 409,
+    _E.TOO_MANY_EVENT_STREAMS: 429,
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.lanes import ThreadLane
@@ -25,6 +26,7 @@ from coaching_assistant.api.schemas import (
     StatusOut,
     TranscriptOut,
 )
+from coaching_assistant.api.session_events import opened_stream, status_events
 from coaching_assistant.api.task_events import unless_disconnected, wait_for_change
 from coaching_assistant.api.upload import receive_file
 from coaching_assistant.core.config import get_settings
@@ -215,6 +217,25 @@ async def session_status(
         found, job_id = await run_in_threadpool(read)
     found["task_state"] = await run_in_threadpool(session_task_state, found["status"], job_id)
     return StatusOut(**found)
+
+
+@router.get("/{session_id}/events", response_class=EventSourceResponse,
+            responses={200: {"description": "`event: status` with a StatusOut as `data` and an `id` for "
+                                            "Last-Event-ID, each time the status changes; ends after "
+                                            "completed, failed or cancelled"},
+                       204: {"description": "the Last-Event-ID is the session's final state: nothing left"},
+                       404: {"description": "no such session (session_not_found)"},
+                       429: {"description": "USER_MAX_EVENT_STREAMS already open (too_many_event_streams)"}})
+async def session_events(
+    session_id: uuid.UUID, user: CurrentUser, settings: AppSettings,
+    last_event_id: Annotated[str | None, Depends(opened_stream)],
+) -> AsyncIterator[ServerSentEvent]:
+    """The session's status as server-sent events: what GET …/status answers, sent as it changes,
+    until the session is completed, failed or cancelled. Reconnecting with `Last-Event-ID`
+    continues without repeats; the server closes a stream after EVENT_STREAM_MAX_SECONDS."""
+    async for event in status_events(user=user, session_id=session_id, last_event_id=last_event_id,
+                                     lifetime=settings.event_stream_max_seconds):
+        yield event
 
 
 @router.get("/{session_id}/transcript", response_model=TranscriptOut,

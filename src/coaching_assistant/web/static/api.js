@@ -45,6 +45,7 @@ const t = strings({
     internal_error: "發生未預期的錯誤，已記錄下來。",
     too_many_requests: "同時送出的請求太多，請稍候再試。",
     too_many_long_polls: "同時追蹤的進度太多，請稍候。",
+    too_many_event_streams: "同時追蹤的進度太多，請稍候。",
   },
 });
 

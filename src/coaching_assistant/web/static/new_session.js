@@ -6,7 +6,7 @@ import { api, currentUser, messageFor, upload } from "./api.js";
 import { h, replace } from "./dom.js";
 import { formatBytes, lang, languageName, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
-import { followStatus, secondsLeft, stageMessage, timeLeft } from "./session_status.js";
+import { followStatus, progressView } from "./session_status.js";
 
 const LANGUAGE_TAGS = ["en-US", "zh-TW", "zh-CN", "ja-JP", "ko-KR", "es-ES", "fr-FR", "de-DE"];
 
@@ -24,7 +24,7 @@ const t = strings({
     too_large: "“{name}” is {size}; this server accepts files up to {max}.",
     too_many_files: "Drop one file at a time.",
     creating: "Creating the session…", uploading: "Uploading {name}", bytes: "{sent} of {total}",
-    transcribing: "Transcribing “{title}”", waiting: "Waiting for a worker…", cancel: "Cancel",
+    transcribing: "Transcribing “{title}”", cancel: "Cancel",
     cancel_transcription: "Cancel transcription", cancelling: "Cancelling…", keep: "Keep transcribing",
     confirm_cancel: "Stop transcribing “{title}”? Nothing of it is kept; the session stays, marked cancelled.",
     upload_failed: "The upload did not go through: {message} Nothing was kept; you can try again.",
@@ -37,7 +37,6 @@ const t = strings({
     cancelled: "The transcription was cancelled.", open_session: "Open the session",
     delete_session: "Delete it", deleted: "The session was deleted.", start_over: "Start another",
     done: "Transcription complete. Opening the transcript…", leave: "The upload will stop if you leave.",
-    progress: "Transcription progress",
   },
   "zh-TW": {
     title: "新增會談", session_title: "標題", title_hint: "例如：與 Ana 的每週教練會談",
@@ -50,7 +49,7 @@ const t = strings({
     too_large: "「{name}」有 {size}，這台伺服器接受的檔案最大為 {max}。",
     too_many_files: "一次只能拖放一個檔案。",
     creating: "正在建立會談…", uploading: "正在上傳 {name}", bytes: "{sent} / {total}",
-    transcribing: "正在轉錄「{title}」", waiting: "等待工作程序…", cancel: "取消",
+    transcribing: "正在轉錄「{title}」", cancel: "取消",
     cancel_transcription: "取消轉錄", cancelling: "取消中…", keep: "繼續轉錄",
     confirm_cancel: "要停止轉錄「{title}」嗎？轉錄結果不會保留；會談仍在，標示為已取消。",
     upload_failed: "上傳未完成：{message}未保留任何資料，您可以再試一次。",
@@ -62,7 +61,6 @@ const t = strings({
     failed: "轉錄失敗：{message}", failed_code: "錯誤代碼：{code}",
     cancelled: "已取消轉錄。", open_session: "開啟會談", delete_session: "刪除會談", deleted: "會談已刪除。",
     start_over: "新增另一個", done: "轉錄完成，正在開啟逐字稿…", leave: "離開此頁將中止上傳。",
-    progress: "轉錄進度",
   },
 });
 
@@ -247,10 +245,7 @@ export async function show() {
 
   async function transcribe(session) {
     const follow = new AbortController();
-    const bar = h("progress", { max: 100, value: 0, "aria-label": t("progress") });
-    const percent = h("span", { class: "percent" }, "0 %");
-    const stage = h("span", { class: "stage" }, t("waiting"));
-    const left = h("span", { class: "time-left" });
+    const view = progressView();
     const result = h("div", { class: "result" });
     const cancel = h("button", { type: "button", onclick: async () => {
       if (!(await confirmAction(t("confirm_cancel", { title: session.title }), t("cancel_transcription"), t("keep")))) return;
@@ -265,32 +260,19 @@ export async function show() {
       }
     } }, t("cancel_transcription"));
     const heading = h("h2", { tabindex: "-1" }, t("transcribing", { title: session.title }));
-    replace(progressArea, heading, bar, h("p", { class: "stage-line" }, percent, stage, left), result,
-      h("div", { class: "actions start" }, cancel));
+    replace(progressArea, heading, view.element, result, h("div", { class: "actions start" }, cancel));
     heading.focus();
 
-    let deadline = null; // when the server expects to be done, on this browser's clock
-    const tick = setInterval(() => {
-      if (deadline !== null) replace(left, timeLeft(Math.max(0, (deadline - Date.now()) / 1000)));
-    }, 1000);
     let last;
     try {
-      last = await followStatus(session.id, { signal: follow.signal, onStatus: (status) => {
-        bar.value = status.progress;
-        replace(percent, `${status.progress} %`);
-        replace(stage, stageMessage(status.message, lang) || t("waiting"));
-        const seconds = secondsLeft(status);
-        deadline = seconds === null ? null : Date.now() + seconds * 1000;
-        replace(left, seconds === null ? "" : timeLeft(seconds));
-      } });
+      last = await followStatus(session.id, { signal: follow.signal, onStatus: view.update });
     } catch (error) {
       last = null;
       replace(result, notice("error", error.message));
     } finally {
-      clearInterval(tick);
+      view.stop();
     }
     if (!last) return;
-    replace(left);
     cancel.remove();
     const openLink = h("a", { href: `/sessions/${session.id}` }, t("open_session"));
     const again = h("a", { href: "/sessions/new" }, t("start_over"));

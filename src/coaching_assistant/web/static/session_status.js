@@ -1,7 +1,9 @@
 // A session's status for people: its name and its stage message in the interface language, the
-// time left, and following a transcription live through the status long-poll (wait/after).
+// time left, a progress view, and following a transcription live through the session's event
+// stream (GET …/events), or the status long-poll (wait/after) where the stream cannot be had.
 import { api } from "./api.js";
-import { strings } from "./i18n.js";
+import { h, replace } from "./dom.js";
+import { lang, strings } from "./i18n.js";
 
 export const STATUSES = ["uploading", "pending", "processing", "completed", "failed", "cancelled"];
 export const IN_FLIGHT = new Set(["pending", "processing"]);
@@ -11,11 +13,13 @@ const t = strings({
     uploading: "Waiting for audio", pending: "Queued", processing: "Transcribing", completed: "Completed",
     failed: "Failed", cancelled: "Cancelled",
     seconds_left: "about {n} s left", minutes_left: "about {n} min left", almost: "a few seconds left",
+    waiting: "Waiting for a worker…", progress: "Transcription progress",
   },
   "zh-TW": {
     uploading: "等待音訊", pending: "排隊中", processing: "轉錄中", completed: "已完成", failed: "失敗",
     cancelled: "已取消",
     seconds_left: "約剩 {n} 秒", minutes_left: "約剩 {n} 分鐘", almost: "只剩幾秒",
+    waiting: "等待工作程序…", progress: "轉錄進度",
   },
 });
 
@@ -68,6 +72,37 @@ export function timeLeft(seconds) {
   return t("minutes_left", { n: Math.round(seconds / 60) });
 }
 
+/**
+ * A transcription's progress as people follow it: a bar, "45 %", the stage and the time left
+ * (counting down between updates). `update(status)` shows a status; `stop()` ends the countdown.
+ */
+export function progressView() {
+  const bar = h("progress", { max: 100, value: 0, "aria-label": t("progress") });
+  const percent = h("span", { class: "percent" }, "0 %");
+  const stage = h("span", { class: "stage" }, t("waiting"));
+  const left = h("span", { class: "time-left" });
+  let deadline = null; // when the server expects to be done, on this browser's clock
+  const tick = setInterval(() => {
+    if (deadline !== null) replace(left, timeLeft(Math.max(0, (deadline - Date.now()) / 1000)));
+  }, 1000);
+  return {
+    element: h("div", { class: "progress-view" }, bar, h("p", { class: "stage-line" }, percent, stage, left)),
+    update(status) {
+      const progress = status.progress ?? 0;
+      bar.value = progress;
+      replace(percent, `${progress} %`);
+      replace(stage, stageMessage(status.message, lang) || t("waiting"));
+      const seconds = secondsLeft(status);
+      deadline = seconds === null ? null : Date.now() + seconds * 1000;
+      replace(left, seconds === null ? "" : timeLeft(seconds));
+    },
+    stop() {
+      clearInterval(tick);
+      replace(left);
+    },
+  };
+}
+
 function sleep(ms, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -76,11 +111,48 @@ function sleep(ms, signal) {
 }
 
 /**
- * Follow a session until it is no longer pending or processing: onStatus(status) for each answer
- * of the long-poll. Resolves with the last status, or null when `signal` aborts. Network
- * errors and "too many long-polls" wait and try again; any other error is thrown.
+ * Follow a session until it is no longer pending or processing: onStatus(status) for each change.
+ * Resolves with the last status, or null when `signal` aborts. The event stream is used where the
+ * browser has EventSource and the server takes it; when it is refused (429: the user's streams
+ * are all in use, e.g. in other tabs) or fails, the status long-poll takes over from where it got.
  */
-export async function followStatus(sessionId, { after = 0, signal, onStatus, wait = 20 }) {
+export async function followStatus(sessionId, { signal, onStatus }) {
+  const streamed = await streamStatus(sessionId, { signal, onStatus });
+  if (streamed.done) return streamed.last;
+  return pollStatus(sessionId, { signal, onStatus, after: streamed.last?.progress ?? 0 });
+}
+
+/** The event stream until a final status ({done: true, last}), an abort ({done: true, last: null}),
+ * or a stream that cannot go on ({done: false, last}: the last status it gave, if any). */
+function streamStatus(sessionId, { signal, onStatus }) {
+  if (typeof EventSource === "undefined" || signal?.aborted) return Promise.resolve({ done: !!signal?.aborted, last: null });
+  return new Promise((resolve) => {
+    // Same origin, so the session cookie goes along (connect-src 'self' allows it).
+    const source = new EventSource(`/api/v1/sessions/${sessionId}/events`);
+    let last = null;
+    const finish = (result) => {
+      source.close();
+      signal?.removeEventListener("abort", aborted);
+      resolve(result);
+    };
+    const aborted = () => finish({ done: true, last: null });
+    signal?.addEventListener("abort", aborted, { once: true });
+    source.addEventListener("status", (event) => {
+      last = JSON.parse(event.data);
+      onStatus(last);
+      if (!IN_FLIGHT.has(last.status)) finish({ done: true, last });
+    });
+    // A dropped connection (readyState CONNECTING) is reopened by the browser with Last-Event-ID;
+    // one the server refused (any answer but a stream) is CLOSED.
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) finish({ done: false, last });
+    });
+  });
+}
+
+/** The status long-poll: network errors and "too many long-polls" wait and try again; any other
+ * error is thrown. */
+async function pollStatus(sessionId, { after = 0, signal, onStatus, wait = 20 }) {
   let progress = after;
   let pause = 1000;
   while (!signal?.aborted) {

@@ -8,7 +8,9 @@ import { notice, pageFrame } from "./layout.js";
 import { IN_FLIGHT, STATUSES, followStatus, stageMessage, statusName } from "./session_status.js";
 
 const PAGE_SIZE = 20;
-const MAX_FOLLOWED = 3; // status long-polls at once (the server allows a user 4)
+// Event streams (or long-polls) at once: the server allows a user 4 of each, and a browser opens
+// only 6 connections to one server, which the page's other requests need too.
+const MAX_FOLLOWED = 3;
 const SEARCH_DELAY = 300;
 
 const t = strings({

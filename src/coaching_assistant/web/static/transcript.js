@@ -2,9 +2,9 @@
 // transcript is ready, then the player, the segments, the speakers and the statistics.
 import { api, currentUser, messageFor } from "./api.js";
 import { h, replace } from "./dom.js";
-import { clock, formatDate, lang, languageName, strings } from "./i18n.js";
+import { clock, formatDate, languageName, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
-import { IN_FLIGHT, followStatus, secondsLeft, stageMessage, statusName, timeLeft } from "./session_status.js";
+import { IN_FLIGHT, followStatus, progressView, statusName } from "./session_status.js";
 import { createPlayer } from "./transcript_player.js";
 import { segmentList } from "./transcript_segments.js";
 import { speakersPanel } from "./transcript_speakers.js";
@@ -20,8 +20,7 @@ const t = strings({
     status: "Status", downloads: "Download", retry: "Retry", cancel: "Cancel transcription", delete: "Delete",
     confirm_delete: "Delete “{title}”? Its audio and transcript are removed for good.",
     confirm_cancel: "Stop transcribing “{title}”? You can retry later.", keep: "Keep transcribing",
-    progress: "{percent} % transcribed",
-    waiting: "Waiting for a worker to start…", no_audio_yet: "No audio has been uploaded to this session yet.",
+    no_audio_yet: "No audio has been uploaded to this session yet.",
     failed_message: "The transcription failed: {message}", cancelled_message: "The transcription was cancelled.",
     try_again: "Try again", loading: "Loading the transcript…", format_json: "JSON", format_vtt: "WebVTT",
     format_srt: "SRT", format_txt: "Text", format_xlsx: "Excel", download_as: "Download the transcript as {format}",
@@ -31,8 +30,7 @@ const t = strings({
     status: "狀態", downloads: "下載", retry: "重試", cancel: "取消轉錄", delete: "刪除",
     confirm_delete: "要刪除「{title}」嗎？它的音訊和逐字稿將永久移除。",
     confirm_cancel: "要停止轉錄「{title}」嗎？之後可以重試。", keep: "繼續轉錄",
-    progress: "已轉錄 {percent} %",
-    waiting: "等待工作程序開始…", no_audio_yet: "這個會談還沒有上傳音訊。",
+    no_audio_yet: "這個會談還沒有上傳音訊。",
     failed_message: "轉錄失敗：{message}", cancelled_message: "轉錄已取消。",
     try_again: "再試一次", loading: "正在載入逐字稿…", format_json: "JSON", format_vtt: "WebVTT",
     format_srt: "SRT", format_txt: "純文字", format_xlsx: "Excel", download_as: "下載逐字稿（{format}）",
@@ -168,7 +166,12 @@ export async function show({ id }) {
       h("div", { class: "head-actions" }, downloads, h("div", { class: "actions start" }, buttons)));
   };
 
+  let live = null; // the progress view, while the session is pending or processing
   const renderStatus = (status) => {
+    if (!IN_FLIGHT.has(status.status)) {
+      live?.stop();
+      live = null;
+    }
     if (status.status === "completed") return replace(statusArea);
     if (status.status === "failed") {
       const message = messageFor(status.error_code ?? session.error_code, status.message ?? session.error_message ?? "");
@@ -179,12 +182,13 @@ export async function show({ id }) {
       return replace(statusArea, notice("info", t("cancelled_message"), " ", h("button", { type: "button", class: "small", onclick: retry }, t("retry"))));
     }
     if (status.status === "uploading") return replace(statusArea, notice("info", t("no_audio_yet")));
-    const progress = status.progress ?? 0;
-    const left = timeLeft(secondsLeft(status));
-    return replace(statusArea, h("div", { class: "card live" },
-      h("p", {}, h("strong", {}, t("progress", { percent: progress })), left ? ` · ${left}` : ""),
-      h("progress", { max: 100, value: progress, "aria-label": t("progress", { percent: progress }) }),
-      h("p", { class: "hint" }, stageMessage(status.message, lang) || t("waiting"))));
+    // Pending or processing: one view, updated in place (its countdown runs between updates).
+    if (!live || !statusArea.contains(live.element)) {
+      live?.stop();
+      live = progressView();
+      replace(statusArea, h("div", { class: "card live" }, live.element));
+    }
+    return live.update(status);
   };
 
   // Follow the status live until the session leaves pending/processing; a completed one shows its transcript.
