@@ -1,5 +1,4 @@
-"""Integrations: session.prompt and session.temperature (OpenAI-style requests); webhook and
-webhook_delivery (signed event deliveries)
+"""Webhooks: webhook and webhook_delivery (signed event deliveries)
 
 Revision ID: 0013
 Revises: 0012
@@ -15,8 +14,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("session", sa.Column("prompt", sa.Text(), nullable=True))
-    op.add_column("session", sa.Column("temperature", sa.Float(), nullable=True))
     op.create_table(
         "webhook",
         sa.Column("id", sa.Uuid(), primary_key=True),
@@ -52,6 +49,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("webhook_delivery")
     op.drop_table("webhook")
-    with op.batch_alter_table("session") as batch:
-        batch.drop_column("temperature")
-        batch.drop_column("prompt")
