@@ -452,3 +452,47 @@ def test_an_unsure_english_detection_is_transcribed_with_base(client, user_heade
     assert "Detected the language: en (34%, unsure)" in [m["message"] for m in published]
     status = client.get(f"/api/v1/sessions/{sid}/status", headers=user_headers).json()
     assert (status["detected_language"], status["language_probability"]) == ("en", 0.34)
+
+
+def test_a_sessions_prompt_and_temperature_reach_the_engine_for_every_piece(client, user_headers, settings,
+                                                                             empty_queue, monkeypatch):
+    """Stored with the session (and shown), then given to the engine with each piece of audio."""
+    from coaching_assistant.services import piecewise
+    from coaching_assistant.stt.base import Hints
+
+    created = client.post("/api/v1/sessions", headers=user_headers, json={
+        "title": "hinted", "language": "en-US", "prompt": "  Anna, GROW model  ", "temperature": 0.2})
+    assert created.status_code == 201, created.text
+    assert (created.json()["prompt"], created.json()["temperature"]) == ("Anna, GROW model", 0.2)
+    sid = created.json()["id"]
+    assert client.post(f"/api/v1/sessions/{sid}/audio", headers=user_headers,
+                       files={"file": ("c.mp3", CONVERSATION.read_bytes())}).status_code == 202
+
+    class Recording(FakeProvider):
+        hints: list[Hints] = []
+
+        def transcribe(self, audio, *, language, on_progress, hints=Hints()):
+            self.hints.append(hints)
+            return super().transcribe(audio, language=language, on_progress=on_progress, hints=hints)
+
+    monkeypatch.setattr(piecewise, "PIECE_SECONDS", 20.0)  # the 46 s fixture in several pieces
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    with new_session() as db:
+        row = db.get(CoachingSession, uuid.UUID(sid))
+        uri, task_id = row.audio_uri, row.transcription_job_id
+    outcome = transcription.transcribe_session(settings=settings, session_id=sid, audio_uri=uri, language="en-US",
+                                               task_id=task_id, publish=lambda _m: None,
+                                               provider=Recording(settings))
+    assert outcome.status == "completed"
+    assert len(Recording.hints) >= 3
+    assert set(Recording.hints) == {Hints(prompt="Anna, GROW model", temperature=0.2)}
+
+
+@pytest.mark.parametrize("hints", [{"prompt": "x" * 1001}, {"temperature": 1.5}, {"temperature": -0.1}])
+def test_hints_out_of_range_are_refused_and_nothing_is_created(client, user_headers, hints):
+    before = client.get("/api/v1/sessions", headers=user_headers).json()["total"]
+    response = client.post("/api/v1/sessions", headers=user_headers, json={"title": "t", **hints})
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"
+    assert client.get("/api/v1/sessions", headers=user_headers).json()["total"] == before

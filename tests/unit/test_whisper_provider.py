@@ -101,3 +101,35 @@ def test_base_writes_chinese_speech_in_traditional_characters_within_a_character
     references = [chinese_characters(samples[name].with_suffix(".txt").read_text()) for name in texts]
     cer = jiwer.cer(references, [chinese_characters(text) for text in texts.values()])
     assert cer <= 0.40, (cer, texts)
+
+
+@pytest.mark.parametrize(("start", "ladder"), [(None, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+                                               (0.0, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+                                               (0.3, (0.3, 0.5, 0.7, 0.9)), (0.5, (0.5, 0.7, 0.9)),
+                                               (0.2, (0.2, 0.4, 0.6, 0.8, 1.0)), (1.0, (1.0,))])
+def test_a_temperature_starts_the_fallback_ladder_there(start, ladder):
+    from coaching_assistant.stt.whisper import temperatures
+
+    assert temperatures(start) == ladder
+
+
+def test_the_prompt_and_temperature_reach_the_engine(provider, monkeypatch):
+    """The hints arrive as faster-whisper's initial_prompt and temperatures, on the real model, and
+    the transcript stays as accurate."""
+    from coaching_assistant.stt.base import Hints
+
+    model = provider.model
+    calls: list[dict] = []
+    real = model.transcribe
+
+    def recording(audio, **options):
+        calls.append(options)
+        return real(audio, **options)
+
+    monkeypatch.setattr(model, "transcribe", recording)
+    segments = provider.transcribe(decode(CONVERSATION), language="en-US", on_progress=lambda s: None,
+                                   hints=Hints(prompt="Coach and client talk about goals.",
+                                               temperature=0.4))
+    assert calls[0]["initial_prompt"] == "Coach and client talk about goals."
+    assert calls[0]["temperature"] == (0.4, 0.6, 0.8, 1.0)
+    assert word_error_rate(reference_text(), " ".join(s.text for s in segments)) <= 0.10

@@ -1,4 +1,8 @@
-"""Every error leaves the API as JSON: {"code": machine-readable, "message": for humans}."""
+"""Every error leaves the API as JSON: {"code": machine-readable, "message": for humans}.
+
+Under /v1/ (the OpenAI-compatible routes) the same error takes OpenAI's shape, so OpenAI's clients
+read it: {"error": {"message", "type", "param", "code"}}, and a refused parameter or file is 400
+there (not 422 or 415), as OpenAI answers."""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ _HTTP_CODES = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHORIZED, 403: Err
                503: ErrorCode.SERVICE_UNAVAILABLE}
 
 
+OPENAI_PREFIX = "/v1/"
+
+
 class NoContent(Exception):
     """Raised where a route has nothing to send: 204 No Content."""
 
@@ -33,14 +40,24 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
 
 
-def error_response(exc: CoachingError) -> JSONResponse:
+def answer(path: str, body: dict[str, Any], *, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error `body` ({"code", "message", …}) as the route at `path` gives its errors."""
+    if path.startswith(OPENAI_PREFIX):
+        status = 400 if status in (415, 422) else status
+        extra = {key: value for key, value in body.items() if key not in ("code", "message")}
+        body = {"error": {"message": body["message"], "type": "server_error" if status >= 500 else
+                          "invalid_request_error", "param": extra.pop("param", None), "code": body["code"], **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(exc: CoachingError, path: str = "") -> JSONResponse:
     status = exc.status_code if 400 <= exc.status_code < 600 else 500
     headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     if isinstance(exc, RangeNotSatisfiable):
         headers = {**(headers or {}), "Content-Range": f"bytes */{exc.size}"}
-    return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+    return answer(path, error_body(exc.code, exc.message, **exc.extra), status=status, headers=headers)
 
 
 def database_error(exc: SQLAlchemyError) -> CoachingError:
@@ -55,8 +72,8 @@ def database_error(exc: SQLAlchemyError) -> CoachingError:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoachingError)
-    async def _coaching(_request: Request, exc: CoachingError) -> JSONResponse:
-        return error_response(exc)
+    async def _coaching(request: Request, exc: CoachingError) -> JSONResponse:
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(NoContent)
     async def _no_content(_request: Request, _exc: NoContent) -> Response:
@@ -64,27 +81,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OperationalError)
-    async def _database(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        return error_response(database_error(exc))
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return error_response(database_error(exc), request.url.path)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette logs the traceback after this answer; the client still gets the JSON shape.
-        return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred; it has been logged."),
-                            status_code=500)
+        return answer(request.url.path, error_body(ErrorCode.INTERNAL_ERROR,
+                                                   "An unexpected error occurred; it has been logged."), status=500)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
         invalid_json = any(e["type"] == "json_invalid" for e in errors)
         code = ErrorCode.INVALID_JSON if invalid_json else ErrorCode.VALIDATION_ERROR
-        return JSONResponse(error_body(code, f"{where}: {first['msg']}", errors=errors), status_code=422)
+        return answer(request.url.path, error_body(code, f"{where}: {first['msg']}", errors=errors), status=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             body = exc.detail
         elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
@@ -93,4 +110,4 @@ def install(app: FastAPI) -> None:
         else:
             fallback = ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
             body = error_body(_HTTP_CODES.get(exc.status_code, fallback), str(exc.detail))
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return answer(request.url.path, body, status=exc.status_code, headers=getattr(exc, "headers", None))

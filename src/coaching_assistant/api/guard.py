@@ -1,4 +1,5 @@
-"""The gate every /api/v1 request passes before a route sees it (a plain ASGI middleware).
+"""The gate every /api/v1 and /v1 (OpenAI-compatible) request passes before a route sees it (a plain
+ASGI middleware).
 
 In order, before a byte of the body is read: the API key or session cookie (api/auth.py), for a
 write with the cookie its CSRF token (api/csrf.py), then a slot among the user's concurrent
@@ -27,8 +28,9 @@ from coaching_assistant.api.limits import PerUserLimit
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import HTTP_STATUS, CoachingError, ErrorCode
 
-PROTECTED_PREFIX = "/api/v1/"
+PROTECTED_PREFIXES = ("/api/v1/", "/v1/")  # our API, and the OpenAI-compatible one
 UPLOAD_SUFFIXES = ("/audio", "/transcript")  # POST /api/v1/sessions/{id}/audio and …/transcript
+OPENAI_UPLOAD = "/v1/audio/transcriptions"
 MULTIPART_SLACK_BYTES = 1024 * 1024  # form headers and boundaries around the largest accepted file
 SIGN_IN = ("POST", "/api/v1/auth/sign-in")  # the way to get a cookie cannot require one
 
@@ -83,13 +85,14 @@ class ApiGuard:
                                      code=ErrorCode.TOO_MANY_REQUESTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         # The route decides, not the client's Content-Type: only the two upload routes may take a
         # large body (their own reader counts it precisely, api/upload.py); everything else is JSON.
-        upload = scope["method"] == "POST" and scope["path"].endswith(UPLOAD_SUFFIXES)
+        upload = scope["method"] == "POST" and (scope["path"].endswith(UPLOAD_SUFFIXES)
+                                                or scope["path"] == OPENAI_UPLOAD)
         limit = self.settings.max_upload_bytes + MULTIPART_SLACK_BYTES if upload else self.settings.max_json_body_bytes
         try:
             declared = headers.get("content-length", "")
@@ -129,6 +132,6 @@ class ApiGuard:
     async def _refuse(exc: CoachingError, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer before the route starts, without reading the body, and close the connection so
         the unread body is not taken for the next request."""
-        response = error_response(exc)
+        response = error_response(exc, scope["path"])
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

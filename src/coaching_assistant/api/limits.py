@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.errors import ErrorCode, TooManyRequests
 
 
@@ -44,3 +45,12 @@ class PerUserLimit:
 
     def held(self, user_id: uuid.UUID) -> int:
         return self._held[user_id]
+
+
+# Streaming bodies and long waits hold no request thread, but each holds a connection, a file or a
+# Redis subscription for a long time: a few per user at once.
+uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads", code=ErrorCode.TOO_MANY_UPLOADS,
+                       retry_after=5)
+long_polls = PerUserLimit(get_settings().user_max_long_polls,
+                          what="long waits (status long-polls, OpenAI transcription requests)",
+                          code=ErrorCode.TOO_MANY_LONG_POLLS)

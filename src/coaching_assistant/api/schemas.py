@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from coaching_assistant.services.sessions import MAX_PROMPT_CHARACTERS
+
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -24,6 +26,12 @@ class SessionCreate(BaseModel):
     translate: StrictBool = Field(False, description=(
         "add an English translation of every segment (Whisper's translate task, after transcription); "
         "nothing to do for English sessions"))
+    prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARACTERS, description=(
+        "text in the style and vocabulary of the recording (names, coaching terms), given to Whisper as its "
+        "initial prompt"))
+    temperature: float | None = Field(None, ge=0, le=1, description=(
+        "where Whisper's sampling starts, 0–1; 0 or null: greedy decoding, raised only where the text fails "
+        "its checks"))
 
     @field_validator("title")
     @classmethod
@@ -54,6 +62,8 @@ class SessionOut(BaseModel):
     detected_language: str | None = Field(description="for language auto: the language Whisper heard (e.g. zh)")
     language_probability: float | None = Field(description="how sure the detection was, 0–1")
     translate: bool = Field(description="an English translation is added to every segment")
+    prompt: str | None = Field(None, description="Whisper's initial prompt, as asked for")
+    temperature: float | None = Field(None, description="where Whisper's sampling starts, as asked for")
     error_code: str | None
     error_message: str | None
     created_at: datetime

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -96,14 +96,13 @@ async def opened_stream(session_id: uuid.UUID, user: CurrentUser,
         yield last_event_id
 
 
-async def status_events(*, user: User, session_id: uuid.UUID, last_event_id: str | None,
-                        lifetime: float) -> AsyncIterator[ServerSentEvent]:
-    """The stream's events: the retry hint, then the status each time it changes, until a final
-    state or `lifetime` seconds. FastAPI adds a keep-alive comment when nothing was sent for 15 s."""
-    yield ServerSentEvent(comment="status of the session as it changes", retry=RETRY_MILLISECONDS)
+async def status_changes(*, user: User, session_id: uuid.UUID, lifetime: float) -> AsyncGenerator[Snapshot]:
+    """The session's status now, then each time it changes, until a final state or `lifetime`
+    seconds; NotFound if it is not the user's (or is deleted meanwhile). Holds no database
+    connection while it waits."""
     loop = asyncio.get_running_loop()
     ends = loop.time() + lifetime
-    seen = last_event_id
+    seen = None
     watch = TaskWatch()
     try:
         snapshot = await run_in_threadpool(read_snapshot, user, session_id)
@@ -115,13 +114,24 @@ async def status_events(*, user: User, session_id: uuid.UUID, last_event_id: str
                 continue
             if snapshot.event_id != seen:
                 seen = snapshot.event_id
-                yield ServerSentEvent(event="status", id=seen, data=snapshot.status)
+                yield snapshot
             left = ends - loop.time()
             if snapshot.final or left <= 0:
                 return
             await watch.changed(timeout=min(left, RECHECK_SECONDS))
             snapshot = await run_in_threadpool(read_snapshot, user, session_id)
-    except NotFound:
-        return  # deleted while streaming: a reconnect gets its 404
     finally:
         await watch.aclose()
+
+
+async def status_events(*, user: User, session_id: uuid.UUID, last_event_id: str | None,
+                        lifetime: float) -> AsyncIterator[ServerSentEvent]:
+    """The stream's events: the retry hint, then the status each time it changes, until a final
+    state or `lifetime` seconds. FastAPI adds a keep-alive comment when nothing was sent for 15 s."""
+    yield ServerSentEvent(comment="status of the session as it changes", retry=RETRY_MILLISECONDS)
+    try:
+        async for snapshot in status_changes(user=user, session_id=session_id, lifetime=lifetime):
+            if snapshot.event_id != last_event_id:
+                yield ServerSentEvent(event="status", id=snapshot.event_id, data=snapshot.status)
+    except NotFound:
+        return  # deleted while streaming: a reconnect gets its 404

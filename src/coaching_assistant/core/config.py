@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     user_max_concurrent_requests: int = Field(
         12, ge=1, description="requests one user may have in progress at once, long-polls and uploads "
                               "included (429 beyond)")
-    user_max_long_polls: int = Field(4, ge=1, description="status long-polls one user may hold open at once")
+    user_max_long_polls: int = Field(4, ge=1, description=(
+        "long waits one user may hold open at once: status long-polls and OpenAI transcription requests"))
     user_max_concurrent_uploads: int = Field(2, ge=1, description="uploads one user may stream at once")
     user_max_event_streams: int = Field(
         4, ge=1, description="session event streams (GET …/events) one user may hold open at once; each also "
@@ -168,6 +169,9 @@ class Settings(BaseSettings):
     event_stream_max_seconds: float = Field(
         300, gt=0, description="an event stream is closed after this long and the client reconnects "
                                "(Last-Event-ID), its key or cookie checked again")
+    openai_request_timeout_seconds: float = Field(
+        300, gt=0, description="POST /v1/audio/transcriptions waits this long for the transcript, then answers "
+                               "504 transcription_timeout with the session's id (the work goes on)")
     max_sessions_per_hour: int = Field(120, ge=0, description="sessions one user may create per hour (0 = no limit)")
     max_retries_per_session: int = Field(10, ge=0, description="retry-transcription calls per session (0 = no limit)")
     max_stored_bytes_per_user: int = Field(

@@ -12,6 +12,7 @@ any other refusal is a `CoachingError` with its code. Nothing here imports FastA
 from __future__ import annotations
 
 from enum import StrEnum, unique
+from typing import Any
 
 
 @unique
@@ -82,6 +83,9 @@ class ErrorCode(StrEnum):
     INVALID_WEBHOOK_URL = "invalid_webhook_url"
     WEBHOOK_URL_NOT_ALLOWED = "webhook_url_not_allowed"
     TOO_MANY_WEBHOOKS = "too_many_webhooks"
+    # The OpenAI-compatible API (/v1/)
+    TRANSCRIPTION_TIMEOUT = "transcription_timeout"
+    SESSION_CANCELLED = "session_cancelled"
     # The service's own state
     INTERNAL_ERROR = "internal_error"
     BROKER_UNAVAILABLE = "broker_unavailable"
@@ -133,6 +137,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     _E.WEBHOOK_NOT_FOUND: 404, _E.INVALID_WEBHOOK_URL: 422, _E.WEBHOOK_URL_NOT_ALLOWED: 422,
     _E.TOO_MANY_WEBHOOKS: 409,
     _E.TOO_MANY_EVENT_STREAMS: 429,
+    _E.TRANSCRIPTION_TIMEOUT: 504, _E.SESSION_CANCELLED: 409,
 }
 
 
@@ -142,10 +147,11 @@ class CoachingError(Exception):
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str, code: ErrorCode | None = None, *, status_code: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, **extra: Any):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
+        self.extra = extra  # more fields of the error body (the session a timed-out request created)
         if code:
             self.code = code
         self.status_code = status_code or HTTP_STATUS.get(self.code, 500)

@@ -110,6 +110,9 @@ class CoachingSession(Base):
     language_probability: Mapped[float | None] = mapped_column(Float)
     # Translate the transcript into English after transcribing it (not for English sessions).
     translate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Decoding hints for the engine (Whisper's initial prompt and sampling temperature); None: its defaults.
+    prompt: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default=SessionStatus.UPLOADING, index=True)
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_uri: Mapped[str | None] = mapped_column(Text)

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from coaching_assistant.services.audio import SAMPLE_RATE
-from coaching_assistant.stt.base import ProgressCallback, Segment, SpeechToTextProvider
+from coaching_assistant.stt.base import NO_HINTS, Hints, ProgressCallback, Segment, SpeechToTextProvider
 
 PIECE_SECONDS = 600.0
 CUT_SEARCH_SECONDS = 30.0  # conversations pause for breath far more often than this
@@ -64,12 +64,14 @@ def quietest(block: np.ndarray, window_seconds: float = QUIET_WINDOW_SECONDS) ->
 
 
 def transcribe_in_pieces(engine: SpeechToTextProvider, samples: Samples, *, language: str,
-                         on_progress: ProgressCallback, piece_seconds: float | None = None) -> list[Segment]:
-    """The engine's segments for the whole recording, transcribed piece by piece (see module doc)."""
+                         on_progress: ProgressCallback, piece_seconds: float | None = None,
+                         hints: Hints = NO_HINTS) -> list[Segment]:
+    """The engine's segments for the whole recording, transcribed piece by piece (see module doc);
+    every piece gets the same `hints`."""
     segments: list[Segment] = []
     for start, stop in pairwise(cut_points(samples, piece_seconds=piece_seconds)):
         offset = start / SAMPLE_RATE
-        found = engine.transcribe(samples[start:stop], language=language,
+        found = engine.transcribe(samples[start:stop], language=language, hints=hints,
                                   on_progress=partial(_from_offset, on_progress, offset))
         segments.extend(shifted(segment, offset) for segment in found)
     return segments

@@ -73,6 +73,8 @@ class Claim:
     num_speakers: int | None = 2  # None: estimate
     model: str | None = None  # the Whisper model asked for; None: WHISPER_MODEL
     translate: bool = False  # add an English translation per segment
+    prompt: str | None = None  # Whisper's initial prompt (stt.base.Hints)
+    temperature: float | None = None  # where Whisper's sampling starts; None: greedy
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,8 @@ def claim(db: Session, session_id: uuid.UUID, *, task_id: str, audio_uri: str, s
     _reset_progress(db, session_id, status=SessionStatus.PROCESSING, message="Starting transcription",
                    started_at=now)
     return Claim(token=token, audio_uri=session.audio_uri, attempt=session.attempts,
-                 num_speakers=session.num_speakers, model=session.model, translate=bool(session.translate))
+                 num_speakers=session.num_speakers, model=session.model, translate=bool(session.translate),
+                 prompt=session.prompt, temperature=session.temperature)
 
 
 def fail_out_of_attempts(db: Session, session_id: uuid.UUID, *, attempts: int, max_attempts: int,

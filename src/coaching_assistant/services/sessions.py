@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class ReceivedFile:
     temp_path: Path
     filename: str
     size: int
+    fields: dict[str, list[str]] = field(default_factory=dict)  # the form's other (text) parts, by name
 
 
 def take_session_allowance(db: Session, *, settings: Settings, user: User) -> None:
@@ -78,16 +79,30 @@ def check_storage_quota(db: Session, *, settings: Settings, user: User, adding: 
                             code=ErrorCode.STORAGE_QUOTA_EXCEEDED)
 
 
+MAX_PROMPT_CHARACTERS = 1000  # Whisper reads at most 223 tokens of a prompt (its last ones)
+
+
+def check_hints(prompt: str | None, temperature: float | None) -> tuple[str | None, float | None]:
+    """The decoding hints as stored (a blank prompt is none), or 422 validation_error."""
+    if prompt is not None and len(prompt) > MAX_PROMPT_CHARACTERS:
+        raise CoachingError(f"prompt: at most {MAX_PROMPT_CHARACTERS} characters.", ErrorCode.VALIDATION_ERROR)
+    if temperature is not None and not 0.0 <= temperature <= 1.0:
+        raise CoachingError("temperature: between 0 and 1.", ErrorCode.VALIDATION_ERROR)
+    return (prompt.strip() or None) if prompt else None, temperature
+
+
 def create_session(db: Session, *, settings: Settings, user: User, title: str, language: str,
-                   num_speakers: int | None = 2, model: str | None = None,
-                   translate: bool = False) -> CoachingSession:
-    """A new session waiting for its audio; refuses (422) a language or a model the server does not offer."""
+                   num_speakers: int | None = 2, model: str | None = None, translate: bool = False,
+                   prompt: str | None = None, temperature: float | None = None) -> CoachingSession:
+    """A new session waiting for its audio; refuses (422) a language or a model the server does
+    not offer, or hints out of range."""
     language = languages.check_language(language)
     model = whisper_models.check_model(settings, model or settings.whisper_model, language=language)
+    prompt, temperature = check_hints(prompt, temperature)
     take_session_allowance(db, settings=settings, user=user)
     session = CoachingSession(user_id=user.id, title=title, language=language, num_speakers=num_speakers,
-                              model=model, translate=translate, status=SessionStatus.UPLOADING,
-                              speaker_roles={})
+                              model=model, translate=translate, prompt=prompt, temperature=temperature,
+                              status=SessionStatus.UPLOADING, speaker_roles={})
     db.add(session)
     db.commit()
     return session

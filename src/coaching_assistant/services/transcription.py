@@ -57,7 +57,7 @@ from coaching_assistant.services.lease import Heartbeat, LeaseLost
 from coaching_assistant.services.progress import ProgressReporter, Publish, publish_quietly
 from coaching_assistant.services.session_state import Claim
 from coaching_assistant.stt import SpeechToTextProvider, get_provider
-from coaching_assistant.stt.base import Segment
+from coaching_assistant.stt.base import Hints, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,8 @@ def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> 
     model = whisper_models.resolve(run.settings, run.claim.model, language=run.language,
                                    detection_probability=run.detection_probability)
     engine = run.provider or get_provider(run.settings, model)
-    return piecewise.transcribe_in_pieces(engine, samples, language=run.language, on_progress=on_progress)
+    return piecewise.transcribe_in_pieces(engine, samples, language=run.language, on_progress=on_progress,
+                                          hints=Hints(prompt=run.claim.prompt, temperature=run.claim.temperature))
 
 
 def _separate_speakers(run: _Run, samples: audio.DecodedAudio, segments: list[Segment],

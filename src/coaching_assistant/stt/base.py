@@ -10,7 +10,8 @@ import numpy as np
 
 from coaching_assistant.services.languages import base_language
 
-__all__ = ["ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language", "join_words"]
+__all__ = ["NO_HINTS", "Hints", "ProgressCallback", "Segment", "SpeechToTextProvider", "Word", "base_language",
+           "join_words"]
 
 # Called with the number of audio seconds transcribed so far.
 ProgressCallback = Callable[[float], None]
@@ -30,6 +31,20 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What a session may tell the engine about its audio, as OpenAI's API names them. `prompt`:
+    text in the style and vocabulary of the recording (names, terms), Whisper's initial prompt.
+    `temperature`: where sampling starts (0–1); None or 0 is the engine's default (greedy, raised
+    step by step only where the text fails its checks). Providers without such options ignore them."""
+
+    prompt: str | None = None
+    temperature: float | None = None
+
+
+NO_HINTS = Hints()
+
+
+@dataclass(frozen=True)
 class Segment:
     start: float
     end: float
@@ -43,8 +58,8 @@ class Segment:
 class SpeechToTextProvider(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray, *, language: str,
-                   on_progress: ProgressCallback) -> list[Segment]:
+    def transcribe(self, audio: np.ndarray, *, language: str, on_progress: ProgressCallback,
+                   hints: Hints = NO_HINTS) -> list[Segment]:
         """Transcribe 16 kHz mono float32 audio; call `on_progress` as audio seconds are done."""
         ...
 

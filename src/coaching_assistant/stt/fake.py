@@ -10,7 +10,7 @@ import numpy as np
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.services.audio import SAMPLE_RATE
-from coaching_assistant.stt.base import ProgressCallback, Segment, Word
+from coaching_assistant.stt.base import NO_HINTS, Hints, ProgressCallback, Segment, Word
 
 CHUNK_SECONDS = 5.0
 
@@ -30,8 +30,8 @@ class FakeProvider:
     def translate(self, audio: np.ndarray, *, language: str) -> str:
         return f"english of {len(audio) / SAMPLE_RATE:.1f} seconds in {language}"
 
-    def transcribe(self, audio: np.ndarray, *, language: str,
-                   on_progress: ProgressCallback) -> list[Segment]:
+    def transcribe(self, audio: np.ndarray, *, language: str, on_progress: ProgressCallback,
+                   hints: Hints = NO_HINTS) -> list[Segment]:
         # Test hooks: languages that make the fake fail the way a real provider can.
         if language == "x-permanent-error":
             raise PermanentError("fake provider refused the audio", code=ErrorCode.STT_REJECTED)

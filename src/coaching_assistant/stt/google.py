@@ -17,7 +17,7 @@ import numpy as np
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
 from coaching_assistant.services.audio import SAMPLE_RATE
-from coaching_assistant.stt.base import ProgressCallback, Segment, Word
+from coaching_assistant.stt.base import NO_HINTS, Hints, ProgressCallback, Segment, Word
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ class GoogleProvider:
 
         return translate_to_english(self.settings, audio, language=language)
 
-    def transcribe(self, audio: np.ndarray, *, language: str,
-                   on_progress: ProgressCallback) -> list[Segment]:
+    def transcribe(self, audio: np.ndarray, *, language: str, on_progress: ProgressCallback,
+                   hints: Hints = NO_HINTS) -> list[Segment]:
+        # Google's recognizer has no prompt or temperature: the hints are Whisper's.
         t = self.types
         config = t.RecognitionConfig(
             explicit_decoding_config=t.ExplicitDecodingConfig(

@@ -26,7 +26,7 @@ from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import ErrorCode, PermanentError
 from coaching_assistant.services import whisper_models as models
 from coaching_assistant.services.audio import SAMPLE_RATE
-from coaching_assistant.stt.base import ProgressCallback, Segment, Word, base_language
+from coaching_assistant.stt.base import NO_HINTS, Hints, ProgressCallback, Segment, Word, base_language
 from coaching_assistant.stt.model_paths import model_directory
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ class WhisperProvider:
     def translate(self, audio: np.ndarray, *, language: str) -> str:
         return translate_to_english(self.settings, audio, language=language)
 
-    def transcribe(self, audio: np.ndarray, *, language: str,
-                   on_progress: ProgressCallback) -> list[Segment]:
+    def transcribe(self, audio: np.ndarray, *, language: str, on_progress: ProgressCallback,
+                   hints: Hints = NO_HINTS) -> list[Segment]:
         lang = base_language(language)
         model = self.model
         if not model.model.is_multilingual and lang != "en":
@@ -138,6 +138,7 @@ class WhisperProvider:
         pieces, _info = model.transcribe(
             audio, language=lang, beam_size=self.settings.whisper_beam_size,
             vad_filter=self.settings.whisper_vad_filter, word_timestamps=True,
+            initial_prompt=hints.prompt or None, temperature=temperatures(hints.temperature),
         )
         segments: list[Segment] = []
         total = len(audio) / SAMPLE_RATE
@@ -151,6 +152,19 @@ class WhisperProvider:
             on_progress(min(piece.end, total))
         on_progress(total)
         return segments
+
+
+DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's (and OpenAI's) fallback ladder
+
+
+def temperatures(start: float | None) -> tuple[float, ...]:
+    """The temperatures Whisper may decode at, as OpenAI's `temperature` means it: 0 (or none) is
+    greedy decoding raised step by step where the text fails its checks; a higher value starts
+    sampling there and climbs the same ladder: 0.5 → (0.5, 0.7, 0.9)."""
+    if not start:
+        return DEFAULT_TEMPERATURES
+    steps = int((1.0 - start) / 0.2 + 1e-9)  # never past 1.0
+    return tuple(round(start + 0.2 * i, 2) for i in range(steps + 1))
 
 
 def _confidence(avg_logprob: float, words: list[Word]) -> float:

@@ -13,7 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.lanes import ThreadLane
-from coaching_assistant.api.limits import PerUserLimit
+from coaching_assistant.api.limits import PerUserLimit, long_polls, uploads
 from coaching_assistant.api.schemas import (
     QueuedOut,
     SegmentContentIn,
@@ -28,30 +28,21 @@ from coaching_assistant.api.schemas import (
 )
 from coaching_assistant.api.session_events import opened_stream, status_events
 from coaching_assistant.api.task_events import unless_disconnected, wait_for_change
-from coaching_assistant.api.upload import receive_file
-from coaching_assistant.core.config import get_settings
+from coaching_assistant.api.upload import receive_checked
 from coaching_assistant.core.errors import ErrorCode
 from coaching_assistant.core.task_queue import enqueue_transcription, forget, session_task_state
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
     audio_download,
     sessions,
-    storage,
     transcript_edits,
     transcript_export,
     transcript_import,
     transcripts,
 )
-from coaching_assistant.services.sessions import ReceivedFile
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
-# Streaming bodies and long-polls hold no request thread, but each holds a connection, a file or a
-# Redis subscription for a long time: a few per user at once (api/limits.py).
-uploads = PerUserLimit(get_settings().user_max_concurrent_uploads, what="uploads", code=ErrorCode.TOO_MANY_UPLOADS,
-                       retry_after=5)
-long_polls = PerUserLimit(get_settings().user_max_long_polls, what="status long-polls (wait=…)",
-                          code=ErrorCode.TOO_MANY_LONG_POLLS)
 # Reading, rendering, importing or editing a whole transcript can take a second of CPU for a long
 # one: these run on two threads per process (api/lanes.py), at most two at a time per user.
 transcript_work = ThreadLane(2)
@@ -64,20 +55,6 @@ if TYPE_CHECKING:
     TranscriptFormat = str
 else:
     TranscriptFormat = Literal[transcript_export.TRANSCRIPT_FORMATS]
-
-
-async def _receive_body(request: Request, db: DbSession, settings: AppSettings, *, check: Callable[[], None],
-                        max_bytes: int) -> ReceivedFile:
-    """Run `check` before a byte of the body is read, give the database connection back, then
-    stream the body to a temporary file."""
-    def checked() -> None:
-        try:
-            check()
-        finally:
-            db.rollback()
-
-    await run_in_threadpool(checked)
-    return await receive_file(request, directory=storage.incoming_dir(settings), max_bytes=max_bytes)
 
 
 async def _transcript_job(user: Any, work: Callable[[], T]) -> T:
@@ -99,7 +76,8 @@ _UPLOAD_BODY = {
 def create_session(body: SessionCreate, db: DbSession, user: CurrentUser, settings: AppSettings) -> SessionOut:
     session = sessions.create_session(db, settings=settings, user=user, title=body.title, language=body.language,
                                       num_speakers=None if body.num_speakers == "auto" else body.num_speakers,
-                                      model=body.model, translate=body.translate)
+                                      model=body.model, translate=body.translate, prompt=body.prompt,
+                                      temperature=body.temperature)
     return SessionOut.model_validate(session)
 
 
@@ -137,7 +115,7 @@ async def upload_audio(session_id: uuid.UUID, request: Request, db: DbSession, u
         sessions.check_storage_quota(db, settings=settings, user=user)
 
     with uploads.slot(user.id):
-        received = await _receive_body(request, db, settings, check=check, max_bytes=settings.max_upload_bytes)
+        received = await receive_checked(request, db, settings, check=check, max_bytes=settings.max_upload_bytes)
         try:
             session = await run_in_threadpool(sessions.attach_audio, db, settings=settings, user=user,
                                               session_id=session_id, received=received,
@@ -271,7 +249,8 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
         transcript_import.check_can_import(sessions.get_session(db, user=user, session_id=session_id))
 
     with uploads.slot(user.id):  # a streamed body, like an audio upload
-        received = await _receive_body(request, db, settings, check=check, max_bytes=transcript_import.MAX_IMPORT_BYTES)
+        received = await receive_checked(request, db, settings, check=check,
+                                         max_bytes=transcript_import.MAX_IMPORT_BYTES)
 
     # Reading and parsing the file are blocking work: never on the event loop (which also answers
     # /api/health), and in the transcript lane, so a large import competes with few other jobs.
