@@ -458,7 +458,7 @@ def test_a_sessions_prompt_and_temperature_reach_the_engine_for_every_piece(clie
                                                                              empty_queue, monkeypatch):
     """Stored with the session (and shown), then given to the engine with each piece of audio."""
     from coaching_assistant.services import piecewise
-    from coaching_assistant.stt.base import Hints
+    from coaching_assistant.stt.base import NO_HINTS, Hints
 
     created = client.post("/api/v1/sessions", headers=user_headers, json={
         "title": "hinted", "language": "en-US", "prompt": "  Anna, GROW model  ", "temperature": 0.2})
@@ -471,7 +471,7 @@ def test_a_sessions_prompt_and_temperature_reach_the_engine_for_every_piece(clie
     class Recording(FakeProvider):
         hints: list[Hints] = []
 
-        def transcribe(self, audio, *, language, on_progress, hints=Hints()):
+        def transcribe(self, audio, *, language, on_progress, hints=NO_HINTS):
             self.hints.append(hints)
             return super().transcribe(audio, language=language, on_progress=on_progress, hints=hints)
 

@@ -171,3 +171,18 @@ def test_concurrent_uploads_cannot_both_win(client, user_headers, empty_queue, s
     assert raised.value.status_code == 409
     assert stored_files(settings) == before and not temp.exists()
     assert empty_queue.llen("celery") == 1
+
+
+def test_text_fields_beside_the_file_are_capped(client, user_headers, empty_queue, settings):
+    """The form's other parts are kept as text (the OpenAI form's options), so they have a cap of
+    their own: 64 KiB in all, past which nothing is stored."""
+    from coaching_assistant.api.upload import FORM_OVERHEAD_BYTES
+
+    sid = new_session(client, user_headers)
+    before = stored_files(settings)
+    response = client.post(f"/api/v1/sessions/{sid}/audio", headers=user_headers,
+                           data={"a": "x" * (FORM_OVERHEAD_BYTES // 2), "b": "y" * (FORM_OVERHEAD_BYTES // 2 + 1)},
+                           files={"file": ("tone.wav", wav_bytes())})
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    assert stored_files(settings) == before and empty_queue.llen("celery") == 0
+    assert client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()["status"] == "uploading"

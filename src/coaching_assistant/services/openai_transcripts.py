@@ -20,7 +20,7 @@ from typing import Any
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.errors import CoachingError, ErrorCode
 from coaching_assistant.models import CoachingSession
-from coaching_assistant.services import languages, transcript_export, transcripts, whisper_models
+from coaching_assistant.services import languages, sessions, transcript_export, transcripts, whisper_models
 
 OPENAI_MODEL = "whisper-1"  # OpenAI's name; here the server's WHISPER_MODEL
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
@@ -63,13 +63,15 @@ def read_form(settings: Settings, fields: dict[str, list[str]]) -> Transcription
     requested = _one(fields, "model")
     if not requested:
         raise _invalid("model", "required (whisper-1, or one of GET /v1/models).")
-    language = languages.check_language(_one(fields, "language") or languages.AUTO)
+    try:
+        language = languages.check_language(_one(fields, "language") or languages.AUTO)
+    except CoachingError as exc:
+        raise _naming("language", exc) from None
     try:
         model = whisper_models.check_model(settings, settings.whisper_model if requested == OPENAI_MODEL
                                            else requested, language=language)
     except CoachingError as exc:
-        raise CoachingError(exc.message, exc.code, param="language" if exc.code == ErrorCode.UNSUPPORTED_LANGUAGE
-                            else "model") from None
+        raise _naming("language" if exc.code == ErrorCode.UNSUPPORTED_LANGUAGE else "model", exc) from None
     response_format = _one(fields, "response_format") or "json"
     if response_format not in RESPONSE_FORMATS:
         raise _invalid("response_format", f"one of {', '.join(RESPONSE_FORMATS)}.")
@@ -86,11 +88,15 @@ def read_form(settings: Settings, fields: dict[str, list[str]]) -> Transcription
         temperature = float(temperature_text) if temperature_text else None
     except ValueError:
         raise _invalid("temperature", "a number between 0 and 1.") from None
-    if temperature is not None and not (0.0 <= temperature <= 1.0):
-        raise _invalid("temperature", "a number between 0 and 1.")
     prompt = _one(fields, "prompt")
-    return TranscriptionForm(model=model, language=language, prompt=prompt or None, temperature=temperature,
+    prompt, temperature = sessions.check_hints(prompt, temperature)
+    return TranscriptionForm(model=model, language=language, prompt=prompt, temperature=temperature,
                              response_format=response_format, granularities=granularities or ("segment",))
+
+
+def _naming(param: str, exc: CoachingError) -> CoachingError:
+    """The refusal `exc`, saying which form field it is about."""
+    return CoachingError(exc.message, exc.code, param=param)
 
 
 def text_of(session: CoachingSession) -> str:

@@ -83,11 +83,13 @@ MAX_PROMPT_CHARACTERS = 1000  # Whisper reads at most 223 tokens of a prompt (it
 
 
 def check_hints(prompt: str | None, temperature: float | None) -> tuple[str | None, float | None]:
-    """The decoding hints as stored (a blank prompt is none), or 422 validation_error."""
+    """The decoding hints as stored (a blank prompt is none), or 422 validation_error naming the `param`."""
     if prompt is not None and len(prompt) > MAX_PROMPT_CHARACTERS:
-        raise CoachingError(f"prompt: at most {MAX_PROMPT_CHARACTERS} characters.", ErrorCode.VALIDATION_ERROR)
+        raise CoachingError(f"prompt: at most {MAX_PROMPT_CHARACTERS} characters.", ErrorCode.VALIDATION_ERROR,
+                            param="prompt")
     if temperature is not None and not 0.0 <= temperature <= 1.0:
-        raise CoachingError("temperature: between 0 and 1.", ErrorCode.VALIDATION_ERROR)
+        raise CoachingError("temperature: a number between 0 and 1.", ErrorCode.VALIDATION_ERROR,
+                            param="temperature")
     return (prompt.strip() or None) if prompt else None, temperature
 
 
