@@ -236,7 +236,7 @@ class OvershootingProvider(FakeProvider):
     """Reports progress a little past the end of the audio, as an engine whose last word is
     timed after the audio ends could."""
 
-    def transcribe(self, audio, *, language, on_progress):
+    def transcribe(self, audio, *, language, on_progress, hints=None):
         return super().transcribe(audio, language=language, on_progress=lambda seconds: on_progress(seconds + 0.3))
 
 
@@ -294,7 +294,7 @@ def test_language_auto_is_detected_stored_and_used(client, user_headers, setting
     transcribed_as: list[str] = []
 
     class Detecting(FakeProvider):
-        def transcribe(self, audio, *, language, on_progress):
+        def transcribe(self, audio, *, language, on_progress, hints=None):
             transcribed_as.append(language)
             return super().transcribe(audio, language=language, on_progress=on_progress)
 

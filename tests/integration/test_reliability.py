@@ -285,7 +285,7 @@ class HangingProvider:
     def __init__(self, seconds: float):
         self.seconds = seconds
 
-    def transcribe(self, audio, *, language, on_progress):
+    def transcribe(self, audio, *, language, on_progress, hints=None):
         time.sleep(self.seconds)
         return []
 

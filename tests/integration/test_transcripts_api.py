@@ -371,7 +371,7 @@ class SimplifiedChinese:
 
     name = "simplified"
 
-    def transcribe(self, audio: np.ndarray, *, language: str, on_progress) -> list[Segment]:
+    def transcribe(self, audio: np.ndarray, *, language: str, on_progress, hints=None) -> list[Segment]:
         on_progress(len(audio) / 16000)
         words = [Word("我们", 0.0, 0.5, 0.9), Word("讨论", 0.5, 1.0, 0.9), Word("软件", 1.0, 1.5, 0.9),
                  Word("Python", 1.5, 2.0, 0.9)]
@@ -428,7 +428,7 @@ class ChineseTurns:
 
     name = "chinese-turns"
 
-    def transcribe(self, audio, *, language, on_progress):
+    def transcribe(self, audio, *, language, on_progress, hints=None):
         words = []
         for turn in turns_of(CONVERSATION):
             step = (turn["end"] - turn["start"]) / 4

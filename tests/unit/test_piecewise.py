@@ -20,7 +20,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.pieces: list[np.ndarray] = []
 
-    def transcribe(self, samples, *, language, on_progress):
+    def transcribe(self, samples, *, language, on_progress, hints=None):
         self.pieces.append(samples)
         seconds = len(samples) / RATE
         on_progress(seconds / 2)
