@@ -50,6 +50,7 @@ def ip(text: str):
     ("::ffff:10.0.0.1", "a private address"),
     ("::ffff:169.254.169.254", "a cloud metadata address"),
     ("::ffff:0.0.0.0", "an unspecified address"),
+    ("::ffff:0:7f00:1", "a reserved address"),  # IPv4-translated
     ("::127.0.0.1", "a reserved address"),  # IPv4-compatible (deprecated)
     ("2002:7f00:1::1", "a loopback address"),  # 6to4 around 127.0.0.1
     ("2002:a9fe:a9fe::", "a cloud metadata address"),  # 6to4 around 169.254.169.254

@@ -54,6 +54,7 @@ _REFUSED_NETWORKS: tuple[tuple[str, str], ...] = (
     ("::/128", "an unspecified address"),
     ("::1/128", "a loopback address"),
     ("::/96", "a reserved address"),  # IPv4-compatible, deprecated
+    ("::ffff:0:0:0/96", "a reserved address"),  # IPv4-translated (RFC 2765), for a translator to reach
     ("100::/64", "a reserved address"),
     ("2001::/32", "a reserved address"),  # Teredo: hides an IPv4 address we cannot check
     ("2001:db8::/32", "a documentation address"),
