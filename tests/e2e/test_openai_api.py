@@ -117,6 +117,18 @@ def test_diarized_json_names_each_segments_speaker(client):
     assert result.segments[0].text.startswith("Hi")
 
 
+def test_a_recording_without_speech_is_an_empty_transcript(client):
+    silence = ("silence.wav", wav_bytes(3.0, silent=True))
+    assert client.audio.transcriptions.create(model="whisper-1", file=silence, language="en").text == ""
+    verbose = client.audio.transcriptions.create(model="whisper-1", file=silence, language="en",
+                                                 response_format="verbose_json",
+                                                 timestamp_granularities=["word", "segment"])
+    assert (verbose.text, verbose.segments, verbose.words) == ("", [], [])
+    assert verbose.duration == pytest.approx(3.0)
+    assert client.audio.transcriptions.create(model="whisper-1", file=silence, language="en",
+                                              response_format="srt") == "\n"
+
+
 @pytest.mark.parametrize(("name", "content", "code"), [
     ("notes.txt", b"not audio at all", "unsupported_format"),
     ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunk" * 50, "undecodable_audio"),
@@ -189,7 +201,8 @@ def test_past_the_timeout_504_names_the_session_and_the_client_does_not_retry(st
     error = raised.value.body
     assert error["code"] == "transcription_timeout" and error["type"] == "server_error"
     [session] = sessions_of(url, key)  # one request, not three: the answer said x-should-retry: false
-    assert error["session_id"] == session["id"]
+    assert error["session_id"] == session["id"] == raised.value.response.headers["x-session-id"]
+    assert raised.value.response.headers["x-should-retry"] == "false"
     # the work went on: the transcript arrives later
     status = {"status": "pending", "progress": 0}
     deadline = time.monotonic() + 120

@@ -29,7 +29,7 @@ FIELD = "file"
 FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and small fields beside the file
 
 
-class _FilePartWriter:
+class _FormWriter:
     """Callbacks for python-multipart: write the first `file` part to `sink`, keep the others as text."""
 
     def __init__(self, sink: BinaryIO, max_bytes: int):
@@ -114,7 +114,7 @@ async def receive_file(request: Request, *, directory: Path, max_bytes: int) -> 
     temp_path = directory / f"{uuid.uuid4().hex}.part"
     try:
         with temp_path.open("wb") as sink:
-            writer = _FilePartWriter(sink, max_bytes)
+            writer = _FormWriter(sink, max_bytes)
             body_bytes = 0
             try:
                 parser = MultipartParser(boundary, writer.callbacks())  # type: ignore[arg-type]

@@ -99,18 +99,16 @@ def _naming(param: str, exc: CoachingError) -> CoachingError:
     return CoachingError(exc.message, exc.code, param=param)
 
 
-def text_of(session: CoachingSession) -> str:
-    """The whole transcript as one text: segments joined by spaces, without them in Chinese."""
-    joiner = "" if languages.base_language(transcripts.text_language(session)) == "zh" else " "
-    return joiner.join(s.content.strip() for s in transcripts.completed_segments(session))
-
-
 def render(session: CoachingSession, form: TranscriptionForm) -> tuple[bytes, str]:
-    """The answer's body and media type for a completed session."""
+    """The answer's body and media type for a completed session. A recording in which nothing was
+    said has no segments: its answer is empty, as OpenAI's is (where our API answers no_segments)."""
+    said = bool(session.segments)
     if form.response_format in ("srt", "vtt"):
         export = transcript_export.EXPORTS[form.response_format]
-        return export.write(transcripts.rows(session)), export.media_type
-    text = text_of(session)
+        return export.write(transcripts.rows(session) if said else []), export.media_type
+    segments = transcripts.transcript_json(session)["segments"] if said else []
+    joiner = "" if languages.base_language(transcripts.text_language(session)) == "zh" else " "
+    text = joiner.join(s["content"].strip() for s in segments)  # without spaces in Chinese
     if form.response_format == "text":
         return (text + "\n").encode(), "text/plain; charset=utf-8"
     duration = float(session.duration_seconds or 0.0)
@@ -122,15 +120,14 @@ def render(session: CoachingSession, form: TranscriptionForm) -> tuple[bytes, st
         body = {"task": "transcribe", "duration": duration, "text": text, "usage": usage,
                 "segments": [{"type": "transcript.text.segment", "id": f"seg_{s['id']}", "start": s["start_seconds"],
                               "end": s["end_seconds"], "text": s["content"], "speaker": s["label"]}
-                             for s in transcripts.transcript_json(session)["segments"]]}
+                             for s in segments]}
     else:
-        body = _verbose(session, form, text, duration, usage)
+        body = _verbose(session, form, segments, text, duration, usage)
     return json.dumps(body, ensure_ascii=False).encode(), "application/json"
 
 
-def _verbose(session: CoachingSession, form: TranscriptionForm, text: str, duration: float,
-             usage: dict[str, Any]) -> dict[str, Any]:
-    segments = transcripts.transcript_json(session)["segments"]
+def _verbose(session: CoachingSession, form: TranscriptionForm, segments: list[dict[str, Any]], text: str,
+             duration: float, usage: dict[str, Any]) -> dict[str, Any]:
     language = session.detected_language or languages.base_language(session.language)
     body: dict[str, Any] = {"task": "transcribe", "language": language, "duration": duration, "text": text,
                             "usage": usage}

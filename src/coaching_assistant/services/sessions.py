@@ -206,6 +206,12 @@ def _check_upload(db: Session, *, settings: Settings, user: User, session: Coach
                   received: ReceivedFile) -> tuple[str, audio.AudioInfo]:
     """The file's extension and probed audio, or the error that refuses it (nothing stored yet)."""
     check_can_upload(session)
+    return check_file(db, settings=settings, user=user, received=received)
+
+
+def check_file(db: Session, *, settings: Settings, user: User, received: ReceivedFile) -> tuple[str, audio.AudioInfo]:
+    """The file's extension and probed audio, or the error that refuses it: format, size, the
+    user's quota, the audio itself."""
     extension = audio.extension_of(received.filename)
     if extension not in audio.SUPPORTED_FORMATS:
         raise CoachingError(

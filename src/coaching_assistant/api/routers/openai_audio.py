@@ -3,7 +3,7 @@
 
 POST /v1/audio/transcriptions is an ordinary session underneath: created with the file's name as
 its title, its audio stored and queued for the same workers, visible in the user's list. The
-request waits for the transcript (woken by the worker's progress, api/session_events.py) and
+request waits for the transcript (woken by the worker's progress, api/session_watch.py) and
 answers in the format asked for (services/openai_transcripts.py). After
 OPENAI_REQUEST_TIMEOUT_SECONDS it answers 504 `transcription_timeout` with the session's id
 instead, and the work goes on: GET /api/v1/sessions/{id}/transcript fetches it later. Every
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.errors import error_response
 from coaching_assistant.api.limits import long_polls, uploads
-from coaching_assistant.api.session_events import Snapshot, status_changes
+from coaching_assistant.api.session_watch import Snapshot, status_changes
 from coaching_assistant.api.task_events import unless_disconnected
 from coaching_assistant.api.upload import receive_checked
 from coaching_assistant.core.config import Settings
@@ -95,33 +95,45 @@ async def create_transcription(request: Request, db: DbSession, user: CurrentUse
         finally:
             received.temp_path.unlink(missing_ok=True)  # stored (moved) on success; else never kept
         try:
-            return await _answer_when_done(request, user, session_id, form, settings.openai_request_timeout_seconds)
+            response = await _answer_when_done(request, user, session_id, form,
+                                               settings.openai_request_timeout_seconds)
         except CoachingError as exc:
             response = error_response(exc, request.url.path)
-            response.headers.update(NO_RETRY)
-            return response
+        except Exception:  # a database down, a bug: still an answer the client must not retry
+            logger.exception("OpenAI transcription request for session %s failed", session_id)
+            response = error_response(CoachingError("An unexpected error occurred; it has been logged. The "
+                                                    f"session {session_id} may still complete.",
+                                                    ErrorCode.INTERNAL_ERROR, session_id=str(session_id)),
+                                      request.url.path)
+        response.headers.update({**NO_RETRY, "x-session-id": str(session_id)})
+        return response
 
 
 def _create_and_queue(db: Session, settings: Settings, user: User, form: TranscriptionForm,
                       received: ReceivedFile) -> uuid.UUID:
-    """A session for the file, its audio stored and queued; a refused file leaves no session."""
-    session = sessions.create_session(db, settings=settings, user=user,
-                                      title=sessions.display_name(received.filename), language=form.language,
-                                      num_speakers=2, model=form.model, prompt=form.prompt,
-                                      temperature=form.temperature)
+    """A session for the file, its audio stored and queued. The file is checked before the
+    session is created (a refused file costs none of MAX_SESSIONS_PER_HOUR); if storing or
+    queueing it fails after all, the session is deleted again."""
     try:
-        sessions.attach_audio(db, settings=settings, user=user, session_id=session.id, received=received,
-                              enqueue=enqueue_transcription)
-    except BaseException:
-        db.rollback()
+        sessions.check_file(db, settings=settings, user=user, received=received)
+        session = sessions.create_session(db, settings=settings, user=user,
+                                          title=sessions.display_name(received.filename), language=form.language,
+                                          num_speakers=2, model=form.model, prompt=form.prompt,
+                                          temperature=form.temperature)
+        session_id = session.id  # read now: after the rollback below it would open a new transaction
         try:
-            sessions.delete_session(db, settings=settings, user=user, session_id=session.id)
-        except Exception:  # the refusal above is the answer; the session is left for the user to delete
-            logger.exception("Could not delete session %s after its upload was refused", session.id)
-        raise
+            sessions.attach_audio(db, settings=settings, user=user, session_id=session_id, received=received,
+                                  enqueue=enqueue_transcription)
+        except BaseException:
+            db.rollback()
+            try:
+                sessions.delete_session(db, settings=settings, user=user, session_id=session_id)
+            except Exception:  # the refusal above is the answer; the session is left for the user to delete
+                logger.exception("Could not delete session %s after its upload was refused", session_id)
+            raise
     finally:
-        db.rollback()  # the connection goes back before the long wait
-    return session.id
+        db.rollback()  # the connection goes back to the pool before the long wait
+    return session_id
 
 
 async def _answer_when_done(request: Request, user: User, session_id: uuid.UUID, form: TranscriptionForm,
