@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from standardwebhooks import Webhook as Verifier
 
 from coaching_assistant.core.database import new_session, session_scope
@@ -182,3 +182,23 @@ def test_the_sweeper_leaves_finished_and_future_deliveries_alone(settings):
         db.execute(update(WebhookDelivery).where(WebhookDelivery.id == done).values(status="failed"))
     set_due(later, utcnow() + timedelta(hours=2))
     assert sweep(settings, utcnow() + timedelta(hours=1)) == []
+
+
+def test_the_sweeper_deletes_finished_deliveries_past_the_log_retention(settings):
+    old = utcnow() - timedelta(days=31)
+    delivered, failed, still_sending = (new_delivery("http://127.0.0.1:9/hook", created_at=old) for _ in range(3))
+    recent = new_delivery("http://127.0.0.1:9/hook")
+    with session_scope() as db:
+        db.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([delivered, recent]))
+                   .values(status="delivered"))
+        db.execute(update(WebhookDelivery).where(WebhookDelivery.id == failed).values(status="failed"))
+    set_due(still_sending, utcnow() + timedelta(hours=1))
+    report = sweeper.sweep(settings, enqueue=lambda *_args: None, queued_task_ids=lambda: set(), now=utcnow())
+    assert report.webhook_log_deleted == 2
+    with new_session() as db:
+        left = set(db.scalars(select(WebhookDelivery.id)).all())
+    assert left == {still_sending, recent}
+    kept = settings.model_copy(update={"webhook_log_retention_days": 0})
+    with session_scope() as db:
+        db.execute(update(WebhookDelivery).values(created_at=old, status="delivered"))
+    assert sweeper.sweep(kept, enqueue=lambda *_args: None, queued_task_ids=lambda: set()).webhook_log_deleted == 0

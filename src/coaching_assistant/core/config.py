@@ -204,6 +204,9 @@ class Settings(BaseSettings):
     webhook_retry_max_delay_seconds: float = Field(3600, gt=0, description="the longest delay between two attempts")
     webhook_retry_window_hours: float = Field(
         24, gt=0, description="how long after its event a delivery is retried before it ends failed")
+    webhook_log_retention_days: float = Field(
+        30, ge=0, description="delivered and failed deliveries stay in the delivery log this long, then the "
+                              "sweeper deletes them (0 = keep them)")
     public_url: str | None = Field(
         None, description="the address clients reach the API at, e.g. https://transcripts.example.com; "
                           "webhook payloads link to transcripts under it (unset: a path)")

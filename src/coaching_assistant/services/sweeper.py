@@ -12,7 +12,8 @@ left behind in two ways:
 
 It also queues webhook deliveries whose next try has come and that nobody attempts: their message
 was lost (a process died between commit and enqueue, Redis lost it, a worker died mid-attempt), or
-their retry is further off than a Celery countdown should wait (services/webhook_delivery.py).
+their retry is further off than a Celery countdown should wait (services/webhook_delivery.py); and
+it deletes finished deliveries from the log after WEBHOOK_LOG_RETENTION_DAYS.
 
 Each worker runs a sweeper thread. Every change is a compare-and-set on the session row (the
 transitions are in `session_state`), so when several sweepers find the same session, exactly one
@@ -50,6 +51,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)  # out of attempts
     audio_deleted: list[str] = field(default_factory=list)
     webhook_deliveries: list[str] = field(default_factory=list)  # queued again
+    webhook_log_deleted: int = 0  # finished deliveries past WEBHOOK_LOG_RETENTION_DAYS
 
 
 def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[], set[str]],
@@ -62,6 +64,10 @@ def sweep(settings: Settings, *, enqueue: Enqueue, queued_task_ids: Callable[[],
         _overdue_webhook_deliveries(settings, enqueue_webhook, now, report)
     if settings.audio_retention_days > 0:
         _expired_audio(settings, now, report)
+    if settings.webhook_log_retention_days > 0:
+        with session_scope() as db:
+            report.webhook_log_deleted = webhook_delivery.prune(
+                db, before=now - timedelta(days=settings.webhook_log_retention_days))
     return report
 
 

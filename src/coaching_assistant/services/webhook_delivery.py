@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from coaching_assistant.core.config import Settings
@@ -141,3 +141,14 @@ def requeue_overdue(db: Session, *, now: datetime, grace: timedelta, limit: int 
     return [delivery_id for delivery_id in ids
             if rows_changed(db, update(WebhookDelivery).where(overdue, WebhookDelivery.id == delivery_id)
                             .values(next_attempt_at=now).execution_options(synchronize_session=False)) == 1]
+
+
+def prune(db: Session, *, before: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` finished deliveries (delivered or failed) whose event is older than
+    `before`; the number deleted. A pending one is never deleted: it is still being sent."""
+    old = select(WebhookDelivery.id).where(WebhookDelivery.status != PENDING, WebhookDelivery.created_at < before)
+    ids = db.scalars(old.limit(limit)).all()
+    if not ids:
+        return 0
+    finished = (WebhookDelivery.id.in_(ids)) & (WebhookDelivery.status != PENDING)
+    return rows_changed(db, delete(WebhookDelivery).where(finished).execution_options(synchronize_session=False))
