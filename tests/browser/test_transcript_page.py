@@ -136,6 +136,9 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     for role in shares:
         assert f"{round(shares[role]['talk_share'] * 100, 1):g} %" in legend
     expect(signed_in.locator(".stats dl")).to_contain_text("Questions")
+    coach = shares["coach"]
+    expect(signed_in.locator(".stats dl")).to_contain_text(
+        f"Coach {coach['questions']} ({coach['open_questions']} open, {coach['closed_questions']} closed)")
 
     page_log.assert_same_origin()
     page_log.assert_no_console_errors()

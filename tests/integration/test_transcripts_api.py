@@ -69,7 +69,8 @@ def test_import_gives_a_completed_session_with_roles_and_statistics(client, user
     stats = client.get(f"/api/v1/sessions/{sid}/stats", headers=user_headers).json()
     assert stats == body["statistics"]
     assert stats["roles"]["coach"] == {"talk_seconds": 4.5, "talk_share": pytest.approx(4.5 / 20.8, abs=1e-4),
-                                       "turns": 2, "questions": 3, "words": 16}
+                                       "turns": 2, "questions": 3, "open_questions": 3, "closed_questions": 0,
+                                       "words": 16}
     assert stats["roles"]["client"]["talk_seconds"] == 16.3 and stats["roles"]["client"]["turns"] == 2
     assert stats["roles"]["client"]["questions"] == 0
     assert stats["turns"] == 4

@@ -70,9 +70,12 @@ SESSION = [Line(1, 0, 2, "How are you?", "coach"), Line(2, 3, 8, "I am fine than
 def test_statistics_per_role_turns_monologue_and_silence():
     stats = statistics(SESSION, 15.0)
     assert stats["roles"] == {
-        "coach": {"talk_seconds": 4.0, "talk_share": 0.3333, "turns": 2, "questions": 3, "words": 5},
-        "client": {"talk_seconds": 7.0, "talk_share": 0.5833, "turns": 1, "questions": 0, "words": 6},
-        "unknown": {"talk_seconds": 1.0, "talk_share": 0.0833, "turns": 1, "questions": 0, "words": 1},
+        "coach": {"talk_seconds": 4.0, "talk_share": 0.3333, "turns": 2, "questions": 3, "open_questions": 1,
+                  "closed_questions": 2, "words": 5},
+        "client": {"talk_seconds": 7.0, "talk_share": 0.5833, "turns": 1, "questions": 0, "open_questions": 0,
+                   "closed_questions": 0, "words": 6},
+        "unknown": {"talk_seconds": 1.0, "talk_share": 0.0833, "turns": 1, "questions": 0, "open_questions": 0,
+                    "closed_questions": 0, "words": 1},
     }
     assert stats["turns"] == 4 and stats["duration_seconds"] == 15.0
     assert stats["longest_monologue"] == {"role": "client", "speaker_id": 2, "start_seconds": 3.0, "seconds": 7.0}
@@ -87,7 +90,8 @@ def test_statistics_without_a_duration_end_at_the_last_segment():
 
 def test_statistics_of_no_lines():
     stats = statistics([], None)
-    assert stats["roles"] == {role: {"talk_seconds": 0, "talk_share": 0.0, "turns": 0, "questions": 0, "words": 0}
+    assert stats["roles"] == {role: {"talk_seconds": 0, "talk_share": 0.0, "turns": 0, "questions": 0,
+                                     "open_questions": 0, "closed_questions": 0, "words": 0}
                               for role in ("coach", "client")}
     assert (stats["turns"], stats["longest_monologue"], stats["average_client_turn_seconds"],
             stats["silence_seconds"], stats["duration_seconds"]) == (0, None, None, 0.0, 0.0)

@@ -9,9 +9,12 @@ there is none. A user's choice (`source: user`) always wins and is never re-gues
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from coaching_assistant.services import questions
 
 ROLES = ("coach", "client", "unknown")
 LABELS = {"en": {"coach": "Coach", "client": "Client"}, "zh": {"coach": "教練", "client": "客戶"}}
@@ -117,8 +120,9 @@ def turns(lines: Sequence[Line]) -> list[list[Line]]:
 
 
 def statistics(lines: Sequence[Line], duration: float | None) -> dict[str, Any]:
-    """Talk time and share, turns and questions per role; longest monologue; average client turn;
-    total silence (time no segment covers)."""
+    """Talk time and share, turns and questions per role (`questions`: question marks;
+    `open_questions`, `closed_questions`: services/questions.py, which also counts "Tell me…"
+    without a mark); longest monologue; average client turn; total silence (time no segment covers)."""
     total = duration if duration is not None else max((line.end for line in lines), default=0.0)
     runs = turns(lines)
     spoken = sum(line.end - line.start for line in lines)
@@ -128,10 +132,12 @@ def statistics(lines: Sequence[Line], duration: float | None) -> dict[str, Any]:
         if not mine and role == "unknown":
             continue
         seconds = sum(line.end - line.start for line in mine)
+        asked = sum((questions.count(line.text) for line in mine), Counter())
         per_role[role] = {"talk_seconds": round(seconds, 2),
                           "talk_share": round(seconds / spoken, 4) if spoken else 0.0,
                           "turns": sum(1 for run in runs if run[0].role == role),
                           "questions": sum(questions_in(line.text) for line in mine),
+                          "open_questions": asked["open"], "closed_questions": asked["closed"],
                           "words": sum(words_in(line.text) for line in mine)}
     longest = max(runs, key=lambda run: run[-1].end - run[0].start, default=None)
     client_runs = [run[-1].end - run[0].start for run in runs if run[0].role == "client"]
