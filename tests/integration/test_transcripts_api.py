@@ -4,6 +4,7 @@ Chinese sessions, and the pipeline's diarization stage."""
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from urllib.parse import unquote
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import srt
 import webvtt
+from docx import Document
 from openpyxl import load_workbook
 
 from coaching_assistant.core.config import Settings
@@ -107,6 +109,16 @@ def test_exports_read_back_with_real_parsers(client, user_headers):
     assert rows[0] == ("Start", "End", "Role", "Speaker", "Text")
     assert rows[1] == ("00:00:00.500"[:-4], "00:00:03", "Coach", 1, "Hi, what would you like to focus on today?")
     assert [r[2] for r in rows[1:]] == ["Coach", "Client", "Client", "Coach", "Client"]
+
+    docx = export(client, user_headers, sid, "docx")
+    assert docx.headers["content-disposition"].startswith('attachment; filename="Weekly check-in.docx"')
+    paragraphs = [p.text for p in Document(io.BytesIO(docx.content)).paragraphs]
+    assert paragraphs[0] == "Weekly check-in"
+    assert re.fullmatch(r"Date: \d{4}-\d\d-\d\d · Length: 00:00:24 · Language: en-US", paragraphs[1])
+    assert paragraphs[2:] == ["[00:00:00] Coach: Hi, what would you like to focus on today?",
+                              "[00:00:03] Client: I want to talk about my new role. It has been hard.",
+                              "[00:00:13] Coach: What makes it hard? And what helps?",
+                              "[00:00:16] Client: Too many meetings. I need time to think."]
 
     data = export(client, user_headers, sid, "json").json()
     assert data["segments"][0]["words"] == [] and data["segments"][0]["speaker_id"] == 1

@@ -6,16 +6,24 @@ transcript we accept, and labels that must stay one line in every format."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 import srt
 import webvtt
+from docx import Document
 from openpyxl import load_workbook
 
 from coaching_assistant.core.errors import CoachingError
 from coaching_assistant.services import transcripts
-from coaching_assistant.services.transcript_export import EXPORTS, TRANSCRIPT_FORMATS, content_disposition
+from coaching_assistant.services.transcript_export import (
+    EXPORTS,
+    TRANSCRIPT_FORMATS,
+    Header,
+    Row,
+    content_disposition,
+)
 from coaching_assistant.services.transcript_parsing import MAX_TRANSCRIPT_SEGMENTS, parse_transcript
 
 
@@ -59,11 +67,12 @@ def test_a_stored_name_with_line_breaks_stays_one_label_in_every_format():
 
 
 def test_the_registry_names_each_download_with_its_media_type_and_extension():
-    assert TRANSCRIPT_FORMATS == ("json", "vtt", "srt", "txt", "xlsx")  # what the API and the CLI accept
+    assert TRANSCRIPT_FORMATS == ("json", "vtt", "srt", "txt", "xlsx", "docx")  # what the API and the CLI accept
     assert {name: (export.media_type, export.extension) for name, export in EXPORTS.items()} == {
         "vtt": ("text/vtt; charset=utf-8", "vtt"), "srt": ("application/x-subrip; charset=utf-8", "srt"),
         "txt": ("text/plain; charset=utf-8", "txt"),
-        "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")}
+        "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx")}
 
 
 def segment(speaker_id: int, start: float, end: float, content: str, role: str | None = None) -> SimpleNamespace:
@@ -146,6 +155,52 @@ def test_writers_given_no_rows_write_empty_files_that_readers_accept():
     assert EXPORTS["txt"].write([]) == b""
     sheet = load_workbook(io.BytesIO(EXPORTS["xlsx"].write([]))).active
     assert list(sheet.iter_rows(values_only=True)) == [("Start", "End", "Role", "Speaker", "Text")]
+    assert [p.text for p in Document(io.BytesIO(EXPORTS["docx"].write([]))).paragraphs] == ["Transcript",
+                                                                                           "Language: en"]
+
+
+def docx_paragraphs(rows, header: Header) -> list:
+    return Document(io.BytesIO(EXPORTS["docx"].write(rows, header))).paragraphs
+
+
+def test_docx_has_the_sessions_facts_then_one_labelled_paragraph_per_turn():
+    rows = [Row(1.0, 3.0, "Coach", 1, "Hi Sarah, what would you like to focus on?"),
+            Row(3.5, 6.0, "Client", 2, "My new role."),
+            Row(6.0, 9.0, "Client", 2, "It is a lot."),
+            Row(9.5, 11.0, "Coach", 1, "What makes it a lot?"),
+            Row(3725.0, 3726.0, "Client", 2, "Meetings.")]
+    paragraphs = docx_paragraphs(rows, Header(title="Week 3 with Sarah", date=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
+                                              duration=3726.4, language="en-US"))
+    assert paragraphs[0].text == "Week 3 with Sarah" and paragraphs[0].style.name == "Heading 1"
+    assert paragraphs[1].text == "Date: 2026-12-03 · Length: 01:02:06 · Language: en-US"
+    assert [p.text for p in paragraphs[2:]] == [
+        "[00:00:01] Coach: Hi Sarah, what would you like to focus on?",
+        "[00:00:03] Client: My new role. It is a lot.",  # one turn, one timestamp
+        "[00:00:09] Coach: What makes it a lot?",
+        "[01:02:05] Client: Meetings."]
+    assert all(p.runs[1].bold and not p.runs[2].bold for p in paragraphs[2:])  # the label stands out
+
+
+def test_docx_of_a_chinese_session_says_教練_and_客戶_and_keeps_each_speaker_apart():
+    paragraphs = docx_paragraphs(transcripts.rows(CHINESE), transcripts.header(SimpleNamespace(
+        **vars(CHINESE), title="第三次會談", created_at=datetime(2026, 12, 3, tzinfo=UTC), duration_seconds=3802.0)))
+    assert paragraphs[1].text == "日期：2026-12-03 · 長度：01:03:22 · 語言：zh-TW"
+    assert [p.text for p in paragraphs[2:]] == ["[01:02:05] 教練：你今天想談什麼？",
+                                                "[01:02:10] 客戶：我想談 a < b & c > d",
+                                                "[01:03:20] Speaker 3：嗯。",
+                                                "[01:03:21] 教練：好 的",  # speaker 2, given the coach's role
+                                                "[100:00:00] 客戶：最後"]
+    # every change of speaker starts a paragraph with a time: no paragraph holds two labels
+    assert all(p.text.count("：") == 1 for p in paragraphs[2:])
+
+
+def test_docx_puts_a_turns_english_translation_under_it_in_italics():
+    rows = [Row(0.0, 2.0, "教練", 1, "你好。", "Hello."), Row(2.0, 4.0, "教練", 1, "今天呢？", "And today?"),
+            Row(4.0, 6.0, "客戶", 2, "很好。", "Fine.")]
+    paragraphs = docx_paragraphs(rows, Header(title="t", language="zh-TW"))
+    assert [p.text for p in paragraphs[2:]] == ["[00:00:00] 教練：你好。今天呢？", "[English] Hello. And today?",
+                                                "[00:00:04] 客戶：很好。", "[English] Fine."]
+    assert paragraphs[3].runs[0].italic
 
 
 @pytest.mark.parametrize(("title", "extension", "expected"), [

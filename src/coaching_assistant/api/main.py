@@ -43,10 +43,11 @@ def create_app() -> FastAPI:
     webhook_outbox.send_after_commit(enqueue_webhook_delivery)
     app.add_middleware(ApiGuard, settings=get_settings())
     # Pages, scripts and JSON (a transcript's words) shrink several times; audio, 206 ranges and
-    # zip-based files (xlsx) are left as they are.
+    # zip-based files (xlsx, docx) are left as they are.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES,
-                                              transcript_export.EXPORTS["xlsx"].media_type))
+                                              transcript_export.EXPORTS["xlsx"].media_type,
+                                              transcript_export.EXPORTS["docx"].media_type))
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(metrics.router)

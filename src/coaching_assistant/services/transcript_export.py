@@ -1,7 +1,8 @@
 """Transcript downloads: pure functions from rows (times, label, text) to the bytes of a file, and
 the registry of those formats (`EXPORTS`), which the API's export endpoint and the CLI offer. A new
 format is one writer and one entry. Labels and text arrive as one clean line each (see
-`transcripts.rows`), so no row can end a cue early or start one of its own."""
+`transcripts.rows`), so no row can end a cue early or start one of its own. A document (DOCX) also
+has a heading: the session's title, date, length and language (`Header`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
 from urllib.parse import quote
 
 from coaching_assistant.services.transcript_parsing import clock
@@ -32,6 +35,20 @@ def vtt(rows: Sequence[Row]) -> bytes:
 def srt(rows: Sequence[Row]) -> bytes:
     cues = [f"{i}\n{clock(r.start, ',')} --> {clock(r.end, ',')}\n{r.label}: {r.text}" for i, r in enumerate(rows, 1)]
     return ("\n\n".join(cues) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a document says about the session above its transcript."""
+
+    title: str = ""
+    date: datetime | None = None
+    duration: float | None = None  # seconds
+    language: str = "en"  # the language the transcript is written in (a BCP-47 tag)
+
+    @property
+    def chinese(self) -> bool:
+        return self.language.lower().startswith(("zh", "cmn", "yue"))
 
 
 ENGLISH_PREFIX = "[English] "  # a TXT line holding the translation of the line above
@@ -87,22 +104,73 @@ def xlsx(rows: Sequence[Row]) -> bytes:
     return buffer.getvalue()
 
 
+_DOCX_WORDS = {False: {"date": "Date", "length": "Length", "language": "Language", "colon": ": "},
+               True: {"date": "日期", "length": "長度", "language": "語言", "colon": "："}}
+CJK_FONT = "Microsoft JhengHei"  # Traditional Chinese in Word on Windows; other systems fall back to theirs
+
+
+def docx(rows: Sequence[Row], header: Header) -> bytes:
+    """A Word document for an ICF credential submission: the title, then date, length and
+    language, then one paragraph per turn (consecutive rows of one speaker), each starting with
+    its time and label: `[00:01:05] Coach: …` (教練：… in Chinese). So there is a timestamp at
+    every change of speaker, and coach and client never share a paragraph. A turn's English
+    translation, if any, follows it in italics."""
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    words = _DOCX_WORDS[header.chinese]
+    document = Document()
+    document.core_properties.title = header.title
+    if header.chinese:  # the East Asian font of every run, unless a run says otherwise
+        document.styles["Normal"].element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), CJK_FONT)
+    document.add_heading(header.title or "Transcript", level=1)
+    facts = [f"{words['date']}{words['colon']}{header.date:%Y-%m-%d}" if header.date else None,
+             f"{words['length']}{words['colon']}{clock(header.duration)[:-4]}" if header.duration is not None else None,
+             f"{words['language']}{words['colon']}{header.language}"]
+    document.add_paragraph(" · ".join(fact for fact in facts if fact))
+    joiner = "" if header.chinese else " "
+    for _speaker, grouped in groupby(rows, key=lambda row: (row.label, row.speaker_id)):
+        turn = list(grouped)
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"[{clock(turn[0].start)[:-4]}] ")
+        paragraph.add_run(f"{turn[0].label}{words['colon']}").bold = True
+        paragraph.add_run(joiner.join(row.text for row in turn))
+        english = " ".join(row.translation for row in turn if row.translation)
+        if english:
+            document.add_paragraph().add_run(f"{ENGLISH_PREFIX}{english}").italic = True
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 def _escape_vtt(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+Writer = Callable[[Sequence[Row], Header], bytes]
+
+
+def _rows_only(write: Callable[[Sequence[Row]], bytes]) -> Writer:
+    """A writer for a format that has no heading (subtitles, text, a sheet)."""
+    return lambda rows, _header: write(rows)
 
 
 @dataclass(frozen=True)
 class Export:
     media_type: str
     extension: str
-    write: Callable[[Sequence[Row]], bytes]
+    writer: Writer
+
+    def write(self, rows: Sequence[Row], header: Header | None = None) -> bytes:
+        return self.writer(rows, header or Header())
 
 
 EXPORTS: dict[str, Export] = {
-    "vtt": Export("text/vtt; charset=utf-8", "vtt", vtt),
-    "srt": Export("application/x-subrip; charset=utf-8", "srt", srt),
-    "txt": Export("text/plain; charset=utf-8", "txt", txt),
-    "xlsx": Export("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", xlsx),
+    "vtt": Export("text/vtt; charset=utf-8", "vtt", _rows_only(vtt)),
+    "srt": Export("application/x-subrip; charset=utf-8", "srt", _rows_only(srt)),
+    "txt": Export("text/plain; charset=utf-8", "txt", _rows_only(txt)),
+    "xlsx": Export("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", _rows_only(xlsx)),
+    "docx": Export("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", docx),
 }
 # "json" is the transcript itself (`transcripts.transcript_json`: segments with words, history,
 # versions; statistics), not a download of its rows.

@@ -91,6 +91,12 @@ def _label(session: CoachingSession, segment: TranscriptSegment) -> str:
     return roles.label(role, segment.speaker_id, text_language(session), name=speaker.get("name"), chosen=chosen)
 
 
+def header(session: CoachingSession) -> transcript_export.Header:
+    """What a document says above the transcript: title, date, length, language."""
+    return transcript_export.Header(title=session.title, date=session.created_at, duration=session.duration_seconds,
+                                    language=text_language(session))
+
+
 def rows(session: CoachingSession) -> list[transcript_export.Row]:
     """What every download shows per segment; labels and text are one line each."""
     return [transcript_export.Row(s.start_seconds, s.end_seconds, _label(session, s), s.speaker_id,

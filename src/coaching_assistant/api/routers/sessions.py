@@ -224,13 +224,16 @@ async def session_events(
 async def transcript(session_id: uuid.UUID, db: DbSession, user: CurrentUser,
                      format: Annotated[TranscriptFormat, Query()] = "json") -> Response:
     """The transcript as JSON (segments with speaker, role, words, edit history; speaker roles;
-    statistics) or as a VTT, SRT, TXT or XLSX download named after the session's title."""
+    statistics) or as a VTT, SRT, TXT, XLSX or DOCX download named after the session's title. The
+    DOCX is laid out as ICF's credential transcripts ask: a timestamp and a label at every change of
+    speaker, coach and client in separate paragraphs."""
     def build() -> Response:
         session = sessions.get_session(db, user=user, session_id=session_id)
         if format == "json":
             return _transcript_response(session, headers=_download_named(session.title, "json"))
         export = transcript_export.EXPORTS[format]
-        return Response(export.write(transcripts.rows(session)), media_type=export.media_type,
+        return Response(export.write(transcripts.rows(session), transcripts.header(session)),
+                        media_type=export.media_type,
                         headers=_download_named(session.title, export.extension))
 
     return await _transcript_job(user, build)

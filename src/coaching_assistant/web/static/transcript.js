@@ -12,7 +12,7 @@ import { statsPanel } from "./transcript_stats.js";
 
 // services/transcript_export.TRANSCRIPT_FORMATS; tests/browser/test_transcript_page.py fails when
 // the API gains a format without a link here.
-export const FORMATS = ["json", "vtt", "srt", "txt", "xlsx"];
+export const FORMATS = ["json", "vtt", "srt", "txt", "xlsx", "docx"];
 
 const t = strings({
   en: {
@@ -23,7 +23,8 @@ const t = strings({
     no_audio_yet: "No audio has been uploaded to this session yet.",
     failed_message: "The transcription failed: {message}", cancelled_message: "The transcription was cancelled.",
     try_again: "Try again", loading: "Loading the transcript…", format_json: "JSON", format_vtt: "WebVTT",
-    format_srt: "SRT", format_txt: "Text", format_xlsx: "Excel", download_as: "Download the transcript as {format}",
+    format_srt: "SRT", format_txt: "Text", format_xlsx: "Excel", format_docx: "Word",
+    download_as: "Download the transcript as {format}",
   },
   "zh-TW": {
     back: "所有會談", not_found: "找不到會談", created: "建立時間", length: "長度", language: "語言",
@@ -33,7 +34,8 @@ const t = strings({
     no_audio_yet: "這個會談還沒有上傳音訊。",
     failed_message: "轉錄失敗：{message}", cancelled_message: "轉錄已取消。",
     try_again: "再試一次", loading: "正在載入逐字稿…", format_json: "JSON", format_vtt: "WebVTT",
-    format_srt: "SRT", format_txt: "純文字", format_xlsx: "Excel", download_as: "下載逐字稿（{format}）",
+    format_srt: "SRT", format_txt: "純文字", format_xlsx: "Excel", format_docx: "Word",
+    download_as: "下載逐字稿（{format}）",
   },
 });
 
