@@ -474,3 +474,24 @@ def test_diarized_taiwan_sessions_have_no_spaces_between_characters(client, user
     assert coach == {1} and body["speaker_roles"]["1"]["role"] == "coach"
     captions = webvtt.from_buffer(io.StringIO(export(client, user_headers, sid, "vtt").text), format="vtt").captions
     assert {c.voice for c in captions} == {"教練", "客戶"}
+
+
+def test_icf_check_through_the_api(client, user_headers, other_headers):
+    sid, _ = imported(client, user_headers)
+    answer = client.get(f"/api/v1/sessions/{sid}/icf-check", headers=user_headers)
+    assert answer.status_code == 200, answer.text
+    rules = {rule["rule"]: rule for rule in answer.json()["rules"]}
+    assert answer.json()["passed"] is False  # 24 seconds of audio
+    assert rules["length"]["passed"] is False and "0:24" in rules["length"]["reason"]
+    assert all(rules[name]["passed"] for name in ("two_speakers", "roles_labelled", "timestamps", "first_names_only"))
+    # a segment set to unknown is named
+    first = client.get(f"/api/v1/sessions/{sid}/transcript", headers=user_headers).json()["segments"][0]["id"]
+    assert client.patch(f"/api/v1/sessions/{sid}/segment-roles", headers=user_headers,
+                        json={"segment_roles": {str(first): "unknown"}}).status_code == 200
+    rules = {r["rule"]: r for r in client.get(f"/api/v1/sessions/{sid}/icf-check", headers=user_headers)
+             .json()["rules"]}
+    assert (rules["roles_labelled"]["passed"], rules["roles_labelled"]["segment_ids"]) == (False, [first])
+    assert client.get(f"/api/v1/sessions/{sid}/icf-check", headers=other_headers).status_code == 404
+    waiting = new_session(client, user_headers)
+    refused = client.get(f"/api/v1/sessions/{waiting}/icf-check", headers=user_headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "transcript_not_ready"

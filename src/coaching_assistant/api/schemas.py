@@ -254,3 +254,17 @@ class WebhookDeliveryPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class IcfRuleOut(BaseModel):
+    rule: Literal["length", "two_speakers", "roles_labelled", "timestamps", "first_names_only"]
+    passed: bool
+    reason: str | None = Field(description="why it failed, and what to do")
+    segment_ids: list[uuid.UUID] = Field(description="the segments at fault")
+    severity: Literal["required", "warning"] = Field(description="a warning never fails the check")
+    names: list[str] = Field(description="first_names_only: the likely surnames found")
+
+
+class IcfCheckOut(BaseModel):
+    passed: bool = Field(description="every required rule passed")
+    rules: list[IcfRuleOut]

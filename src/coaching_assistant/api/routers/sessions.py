@@ -15,6 +15,7 @@ from coaching_assistant.api.deps import AppSettings, CurrentUser, DbSession
 from coaching_assistant.api.lanes import ThreadLane
 from coaching_assistant.api.limits import PerUserLimit, long_polls, uploads
 from coaching_assistant.api.schemas import (
+    IcfCheckOut,
     QueuedOut,
     SegmentContentIn,
     SegmentRolesIn,
@@ -34,6 +35,7 @@ from coaching_assistant.core.task_queue import enqueue_transcription, forget, se
 from coaching_assistant.models import SessionStatus
 from coaching_assistant.services import (
     audio_download,
+    icf_check,
     sessions,
     transcript_edits,
     transcript_export,
@@ -266,6 +268,15 @@ async def import_transcript(session_id: uuid.UUID, request: Request, db: DbSessi
         return await _transcript_job(user, finish)
     finally:
         received.temp_path.unlink(missing_ok=True)
+
+
+@router.get("/{session_id}/icf-check", response_model=IcfCheckOut)
+async def check_for_icf(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> dict[str, Any]:
+    """The transcript against ICF's rules for credential evaluations: length 20–60 minutes, two
+    speakers, every segment coach or client, a time at every change of speaker (each rule with
+    `passed`, a `reason` and the `segment_ids` at fault); likely surnames as a warning."""
+    return await _transcript_job(
+        user, lambda: icf_check.check(sessions.get_session(db, user=user, session_id=session_id)))
 
 
 @router.get("/{session_id}/stats")
