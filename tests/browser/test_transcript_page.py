@@ -394,3 +394,42 @@ def test_a_failed_session_says_why_in_chinese(signed_in: Page, page_log: PageLog
     expect(signed_in.locator(".player .notice")).to_contain_text("沒有可播放的音訊")
     signed_in.screenshot(path="/tmp/i11/fixt-failed-zh.png")
     page_log.assert_same_origin()
+
+
+NAMED = """WEBVTT
+
+00:00:00.500 --> 00:00:03.000
+<v Coach>Hi Sarah, what would you like to focus on today?
+
+00:00:03.500 --> 00:00:09.000
+<v Client>My talk with Mr. Lopez went badly.
+
+00:00:09.500 --> 00:00:12.000
+<v Coach>What made it hard?
+"""
+
+
+def test_the_icf_check_says_what_is_not_met_and_links_the_segments(signed_in: Page, page_log: PageLog,
+                                                                   api) -> None:
+    sid = api.post("/api/v1/sessions", json={"title": "Credential", "language": "en-US"}).json()["id"]
+    assert api.post(f"/api/v1/sessions/{sid}/transcript", files={"file": ("t.vtt", NAMED.encode())}).status_code == 201
+    page_log.tolerated.add(f"{page_log.server_origin}/api/v1/sessions/{sid}/audio")  # imported: no audio
+    signed_in.goto(f"/sessions/{sid}")
+    panel = signed_in.locator(".icf")
+    expect(panel.locator(".icf-rule")).to_have_count(5)
+    expect(panel.locator(".icf-summary")).to_have_text("Not ready for an ICF submission yet:")
+    states = {rule.get_attribute("data-rule"): rule.get_attribute("data-state")
+              for rule in panel.locator(".icf-rule").all()}
+    assert states == {"length": "not_met", "two_speakers": "met", "roles_labelled": "met", "timestamps": "met",
+                      "first_names_only": "review"}
+    expect(panel.locator("[data-rule=length] .reason")).to_contain_text("0:12 long")
+    expect(panel.locator("[data-rule=first_names_only] .names")).to_have_text("Check: Mr. Lopez")
+    panel.locator("[data-rule=first_names_only] a.segment-link").click()
+    client_line = signed_in.locator(".segment").nth(1)
+    expect(client_line.locator("button.seek")).to_be_focused()
+    signed_in.screenshot(path="/tmp/icf-check.png", full_page=True)
+    # a segment set to unknown fails the roles rule, which now names it
+    client_line.locator("select").select_option("unknown")
+    expect(panel.locator("[data-rule=roles_labelled]")).to_have_attribute("data-state", "not_met")
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()

@@ -8,6 +8,7 @@ import { IN_FLIGHT, followStatus, progressView, statusName } from "./session_sta
 import { createPlayer } from "./transcript_player.js";
 import { segmentList } from "./transcript_segments.js";
 import { speakersPanel } from "./transcript_speakers.js";
+import { icfPanel } from "./transcript_icf.js";
 import { statsPanel } from "./transcript_stats.js";
 
 // services/transcript_export.TRANSCRIPT_FORMATS; tests/browser/test_transcript_page.py fails when
@@ -90,7 +91,8 @@ export async function show({ id }) {
 
   const renderTranscript = (transcript) => {
     replace(body, segmentList(transcript, ctx),
-      h("aside", { class: "transcript-side" }, speakersPanel(transcript, ctx), statsPanel(transcript.statistics, ctx)));
+      h("aside", { class: "transcript-side" }, speakersPanel(transcript, ctx), statsPanel(transcript.statistics, ctx),
+        icfPanel(ctx)));
     player?.refresh();
   };
 
