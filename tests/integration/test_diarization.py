@@ -63,7 +63,7 @@ def test_roles_are_guessed_right(name):
     guessed = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in diarized])
     for speaker_id, truth in matching.items():
         assert guessed[str(speaker_id)]["role"] == truth
-        assert guessed[str(speaker_id)]["confidence"] >= 0.8
+        assert guessed[str(speaker_id)]["confidence"] == roles.EVIDENCE_CONFIDENCE  # all the evidence agrees
         assert guessed[str(speaker_id)]["source"] == "auto"
 
 

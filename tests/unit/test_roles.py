@@ -5,25 +5,55 @@ from __future__ import annotations
 
 import pytest
 
-from coaching_assistant.services.roles import Line, assign_roles, label, questions_in, statistics, turns
+from coaching_assistant.services.roles import (
+    EVIDENCE_CONFIDENCE,
+    Line,
+    assign_roles,
+    label,
+    questions_in,
+    statistics,
+    turns,
+)
 
 
-def test_all_evidence_agreeing_gives_full_confidence():
+def test_all_evidence_agreeing_gives_the_most_evidence_may_claim():
     lines = [Line(1, 0, 2, "How are you?"), Line(2, 2, 5, "Fine, a busy week."),
              Line(1, 5, 6, "And then?"), Line(2, 6, 10, "Work, mostly.")]
     assert assign_roles(lines) == {
-        "1": {"role": "coach", "confidence": 1.0, "source": "auto", "evidence": {"talk_seconds": 3.0, "questions": 2}},
-        "2": {"role": "client", "confidence": 1.0, "source": "auto", "evidence": {"talk_seconds": 7.0, "questions": 0}},
+        "1": {"role": "coach", "confidence": EVIDENCE_CONFIDENCE, "source": "auto",
+              "evidence": {"talk_seconds": 3.0, "questions": 2, "open_questions": 1}},
+        "2": {"role": "client", "confidence": EVIDENCE_CONFIDENCE, "source": "auto",
+              "evidence": {"talk_seconds": 7.0, "questions": 0, "open_questions": 0}},
     }
+    assert EVIDENCE_CONFIDENCE < 0.8
 
 
 def test_evidence_against_the_guess_lowers_the_confidence():
-    # Speaker 1 asks the questions (0.5) but talks more (0.3) and speaker 2 opens (0.2): as much
-    # evidence against as for, so 0.5; the questions break the tie.
+    # Speaker 1 asks the open questions (0.4) and all questions (0.2), but talks more (0.25) and
+    # speaker 2 opens (0.15): 0.2 of net evidence, a fifth of the way from 0.5 to 0.75.
     lines = [Line(2, 0, 1, "Hello."), Line(1, 1, 10, "What brings you here? Why now?"), Line(2, 10, 12, "Work.")]
     guessed = assign_roles(lines)
-    assert (guessed["1"]["role"], guessed["1"]["confidence"]) == ("coach", 0.5)
-    assert (guessed["2"]["role"], guessed["2"]["confidence"]) == ("client", 0.5)
+    assert (guessed["1"]["role"], guessed["1"]["confidence"]) == ("coach", 0.55)
+    assert (guessed["2"]["role"], guessed["2"]["confidence"]) == ("client", 0.55)
+
+
+def test_open_questions_outweigh_a_client_who_asks_many_closed_ones():
+    lines = [Line(1, 0, 2, "What is on your mind?"),
+             Line(2, 2, 9, "Is it normal? Do others feel this? Should I worry?"),
+             Line(1, 9, 11, "How would you like to find out?"), Line(2, 11, 14, "Could I ask her? Would that be odd?")]
+    guessed = assign_roles(lines)
+    assert guessed["1"]["role"] == "coach" and guessed["1"]["confidence"] < EVIDENCE_CONFIDENCE
+
+
+def test_a_mentoring_session_fools_the_evidence_but_never_with_high_confidence():
+    """The coach explains at length, the client opens and asks: all evidence says the client is
+    the coach. It cannot be told from the words, so the guess is wrong, and says it may be."""
+    lines = [Line(2, 0, 3, "How do I show active listening?"),
+             Line(1, 3, 20, "Reflect the client's own words back, and notice what is not said."),
+             Line(2, 20, 22, "What about silence?"), Line(1, 22, 35, "Silence is where the thinking happens.")]
+    guessed = assign_roles(lines)
+    assert guessed["2"]["role"] == "coach"  # wrong, as the evidence says
+    assert guessed["2"]["confidence"] <= EVIDENCE_CONFIDENCE < 0.8
 
 
 def test_a_third_speaker_stays_unknown_and_the_client_is_who_talks_most():
@@ -31,7 +61,7 @@ def test_a_third_speaker_stays_unknown_and_the_client_is_who_talks_most():
     guessed = assign_roles(lines)
     assert {speaker: entry["role"] for speaker, entry in guessed.items()} == {"1": "coach", "2": "client",
                                                                               "3": "unknown"}
-    assert guessed["3"]["confidence"] is None and guessed["1"]["confidence"] == 1.0
+    assert guessed["3"]["confidence"] is None and guessed["1"]["confidence"] == EVIDENCE_CONFIDENCE
 
 
 @pytest.mark.parametrize("lines", [[], [Line(4, 0, 3, "Is anyone there?"), Line(4, 3, 5, "Hello?")]])
