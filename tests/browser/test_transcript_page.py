@@ -433,3 +433,21 @@ def test_the_icf_check_says_what_is_not_met_and_links_the_segments(signed_in: Pa
     expect(panel.locator("[data-rule=roles_labelled]")).to_have_attribute("data-state", "not_met")
     page_log.assert_same_origin()
     page_log.assert_no_console_errors()
+
+
+def test_the_icf_check_in_chinese(signed_in: Page, page_log: PageLog, api, server_url: str) -> None:
+    vtt = ("WEBVTT\n\n00:00:00.500 --> 00:00:03.000\n<v 教練>你今天想談什麼？\n\n"
+           "00:00:03.500 --> 00:00:09.000\n<v 客戶>我和陳小姐談過了，不太順利。\n")
+    sid = api.post("/api/v1/sessions", json={"title": "認證", "language": "zh-TW"}).json()["id"]
+    assert api.post(f"/api/v1/sessions/{sid}/transcript", files={"file": ("t.vtt", vtt.encode())}).status_code == 201
+    page_log.tolerated.add(f"{page_log.server_origin}/api/v1/sessions/{sid}/audio")  # imported: no audio
+    signed_in.context.add_cookies([{"name": "ca_lang", "value": "zh-TW", "url": server_url}])
+    signed_in.goto(f"/sessions/{sid}")
+    panel = signed_in.locator(".icf")
+    expect(panel.locator("h2")).to_have_text("ICF 認證檢查")
+    expect(panel.locator("[data-rule=length] .reason")).to_have_text("ICF 只評審 20 到 60 分鐘的完整會談錄音。")
+    expect(panel.locator("[data-rule=first_names_only] .names")).to_have_text("請檢查：陳小姐")
+    expect(signed_in.locator(".stats dl")).to_contain_text("教練 1（開放式 1、封閉式 0）")
+    signed_in.screenshot(path="/tmp/icf-check-zh.png", full_page=True)
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()

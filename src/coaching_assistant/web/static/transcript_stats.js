@@ -47,8 +47,8 @@ export function statsPanel(statistics, ctx) {
   const present = ROLES.filter((role) => roles[role]);
   const longest = statistics.longest_monologue;
   const rows = [
-    [t("questions"), present.map((role) => t("questions_value", { role: roleName(role), count: roles[role].questions,
-      open: roles[role].open_questions ?? 0, closed: roles[role].closed_questions ?? 0 })).join(" · ")],
+    [t("questions"), present.map((role) => h("span", { class: "per-role" }, t("questions_value", { role: roleName(role),
+      count: roles[role].questions, open: roles[role].open_questions ?? 0, closed: roles[role].closed_questions ?? 0 })))],
     [t("turns"), present.map((role) => `${roleName(role)} ${roles[role].turns}`).join(" · ")],
     [t("longest"), longest ? h("button", { type: "button", class: "link", "aria-label": t("play_longest", { time: clock(longest.start_seconds) }),
       onclick: () => ctx.seek(longest.start_seconds) },
