@@ -57,7 +57,7 @@ def test_a_mentoring_session_fools_the_evidence_but_never_with_high_confidence()
 
 
 def test_a_third_speaker_stays_unknown_and_the_client_is_who_talks_most():
-    lines = [Line(1, 0, 1, "Why?"), Line(2, 1, 11, "Because."), Line(3, 11, 13, "Hmm."), Line(1, 13, 14, "And you?")]
+    lines = [Line(1, 0, 1, "Why?"), Line(2, 1, 11, "Because."), Line(3, 11, 14, "Hmm."), Line(1, 14, 15, "And you?")]
     guessed = assign_roles(lines)
     assert {speaker: entry["role"] for speaker, entry in guessed.items()} == {"1": "coach", "2": "client",
                                                                               "3": "unknown"}
@@ -125,3 +125,8 @@ def test_statistics_of_no_lines():
                               for role in ("coach", "client")}
     assert (stats["turns"], stats["longest_monologue"], stats["average_client_turn_seconds"],
             stats["silence_seconds"], stats["duration_seconds"]) == (0, None, None, 0.0, 0.0)
+
+
+def test_equal_talk_is_no_evidence_for_either_speaker():
+    guessed = assign_roles([Line(1, 0, 0, "Hello."), Line(2, 0, 0, "Hi.")])  # an import without times
+    assert guessed["1"]["confidence"] == 0.54  # only who opened: 0.15 of the way

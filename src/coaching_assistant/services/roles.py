@@ -8,7 +8,7 @@ survive a client who asks a lot of closed ones ("Is it normal…? Should I…?")
 The confidence says how far the evidence can be trusted, and evidence alone can be wrong in a
 way no weighting fixes: in a mentoring session the coach explains at length and the client asks,
 so every piece points the wrong way. Measured on the generated set (bench/roles_accuracy.py),
-evidence that agreed completely was still wrong on both mentoring conversations. So the
+the evidence gave both mentoring conversations' roles the wrong way round. So the
 confidence of a guess from evidence is at most EVIDENCE_CONFIDENCE (0.75): 0.5 plus the share of
 the way there that the agreeing weight, less the disagreeing weight, goes; 0.5 when the evidence
 is even. Only the user (`source: user`), an imported file (`source: import`) or, in time, the
@@ -72,12 +72,12 @@ def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
         return roles
     opener = min(lines, key=lambda line: line.start).speaker_id
 
-    def most(values: Mapping[int, float], s: int) -> bool:
+    def most(values: Mapping[int, float], s: int) -> bool:  # the one speaker with the most (no tie)
         return values[s] == max(values.values()) and list(values.values()).count(values[s]) == 1
 
     def score(s: int) -> float:
         return (EVIDENCE_WEIGHTS["open_questions"] * most(opened, s) + EVIDENCE_WEIGHTS["questions"] * most(asked, s)
-                + EVIDENCE_WEIGHTS["talks_less"] * (talk[s] == min(talk.values()))
+                + EVIDENCE_WEIGHTS["talks_less"] * most({k: -v for k, v in talk.items()}, s)
                 + EVIDENCE_WEIGHTS["opens"] * (s == opener))
 
     coach = max(speakers, key=lambda s: (score(s), opened[s], asked[s], -talk[s]))
