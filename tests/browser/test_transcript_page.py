@@ -138,7 +138,7 @@ def test_player_segments_keyboard_downloads_and_stats(signed_in: Page, page_log:
     expect(signed_in.locator(".stats dl")).to_contain_text("Questions")
     coach = shares["coach"]
     expect(signed_in.locator(".stats dl")).to_contain_text(
-        f"Coach {coach['questions']} ({coach['open_questions']} open, {coach['closed_questions']} closed)")
+        f"Coach: {coach['open_questions']} open, {coach['closed_questions']} closed")
 
     page_log.assert_same_origin()
     page_log.assert_no_console_errors()
@@ -445,9 +445,9 @@ def test_the_icf_check_in_chinese(signed_in: Page, page_log: PageLog, api, serve
     signed_in.goto(f"/sessions/{sid}")
     panel = signed_in.locator(".icf")
     expect(panel.locator("h2")).to_have_text("ICF 認證檢查")
-    expect(panel.locator("[data-rule=length] .reason")).to_have_text("ICF 只評審 20 到 60 分鐘的完整會談錄音。")
+    expect(panel.locator("[data-rule=length] .reason")).to_have_text("錄音長 0:09；ICF 不接受短於 20 分鐘的錄音。")
     expect(panel.locator("[data-rule=first_names_only] .names")).to_have_text("請檢查：陳小姐")
-    expect(signed_in.locator(".stats dl")).to_contain_text("教練 1（開放式 1、封閉式 0）")
+    expect(signed_in.locator(".stats dl")).to_contain_text("教練：開放式 1、封閉式 0")
     signed_in.screenshot(path="/tmp/icf-check-zh.png", full_page=True)
     page_log.assert_same_origin()
     page_log.assert_no_console_errors()

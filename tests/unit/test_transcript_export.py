@@ -230,3 +230,12 @@ def test_translations_sit_beside_the_original_in_txt_and_xlsx():
     assert [cell.value for cell in sheet[2]][4:] == ["你今天想談什麼？", "What do you want to talk about today?"]
     untranslated = load_workbook(BytesIO(xlsx([Row(0.0, 1.0, "Coach", 1, "Hi")]))).active
     assert [cell.value for cell in untranslated[1]] == ["Start", "End", "Role", "Speaker", "Text"]
+
+
+def test_docx_labels_say_the_role_and_a_chosen_name_after_it():
+    rows = [Row(0.0, 2.0, "Amy", 1, "What matters most?", role="coach"), Row(2.0, 4.0, "Client", 2, "Time.",
+                                                                             role="client"),
+            Row(4.0, 5.0, "Speaker 3", 3, "Hello?")]
+    paragraphs = docx_paragraphs(rows, Header(title="t"))
+    assert [p.text for p in paragraphs[2:]] == ["[00:00:00] Coach (Amy): What matters most?",
+                                                "[00:00:02] Client: Time.", "[00:00:04] Speaker 3: Hello?"]

@@ -263,6 +263,10 @@ class IcfRuleOut(BaseModel):
     segment_ids: list[uuid.UUID] = Field(description="the segments at fault")
     severity: Literal["required", "warning"] = Field(description="a warning never fails the check")
     names: list[str] = Field(description="first_names_only: the likely surnames found")
+    problem: str | None = Field(description=(
+        "what failed, for a client that says it in its own language: too_short, too_long, one_voice, "
+        "extra_voices, unlabelled, missing_role, bad_times, surnames"))
+    details: dict[str, Any] = Field(description="the numbers in the reason: length, voices, count, role")
 
 
 class IcfCheckOut(BaseModel):

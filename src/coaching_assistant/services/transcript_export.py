@@ -25,6 +25,7 @@ class Row:
     speaker_id: int
     text: str  # one line
     translation: str | None = None  # English, one line (sessions with translate)
+    role: str = "unknown"  # coach, client or unknown (after overrides)
 
 
 def vtt(rows: Sequence[Row]) -> bytes:
@@ -104,8 +105,10 @@ def xlsx(rows: Sequence[Row]) -> bytes:
     return buffer.getvalue()
 
 
-_DOCX_WORDS = {False: {"date": "Date", "length": "Length", "language": "Language", "colon": ": "},
-               True: {"date": "日期", "length": "長度", "language": "語言", "colon": "："}}
+_DOCX_WORDS = {False: {"date": "Date", "length": "Length", "language": "Language", "colon": ": ", "coach": "Coach",
+                      "client": "Client"},
+               True: {"date": "日期", "length": "長度", "language": "語言", "colon": "：", "coach": "教練",
+                      "client": "客戶"}}
 CJK_FONT = "Microsoft JhengHei"  # Traditional Chinese in Word on Windows; other systems fall back to theirs
 
 
@@ -113,7 +116,8 @@ def docx(rows: Sequence[Row], header: Header) -> bytes:
     """A Word document for an ICF credential submission: the title, then date, length and
     language, then one paragraph per turn (consecutive rows of one speaker), each starting with
     its time and label: `[00:01:05] Coach: …` (教練：… in Chinese). So there is a timestamp at
-    every change of speaker, and coach and client never share a paragraph. A turn's English
+    every change of speaker, and coach and client never share a paragraph. The label is always the
+    role, as ICF asks; a name the user gave the speaker follows it: `Coach (Amy)`. A turn's English
     translation, if any, follows it in italics."""
     from docx import Document
     from docx.oxml.ns import qn
@@ -133,7 +137,7 @@ def docx(rows: Sequence[Row], header: Header) -> bytes:
         turn = list(grouped)
         paragraph = document.add_paragraph()
         paragraph.add_run(f"[{clock(turn[0].start)[:-4]}] ")
-        paragraph.add_run(f"{turn[0].label}{words['colon']}").bold = True
+        paragraph.add_run(f"{_role_label(turn[0], words)}{words['colon']}").bold = True
         paragraph.add_run(joiner.join(row.text for row in turn))
         english = " ".join(row.translation for row in turn if row.translation)
         if english:
@@ -141,6 +145,13 @@ def docx(rows: Sequence[Row], header: Header) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def _role_label(row: Row, words: dict[str, str]) -> str:
+    role = words.get(row.role) if row.role in ("coach", "client") else None
+    if role is None:
+        return row.label
+    return role if row.label == role else f"{role} ({row.label})"
 
 
 def _escape_vtt(text: str) -> str:

@@ -100,5 +100,6 @@ def header(session: CoachingSession) -> transcript_export.Header:
 def rows(session: CoachingSession) -> list[transcript_export.Row]:
     """What every download shows per segment; labels and text are one line each."""
     return [transcript_export.Row(s.start_seconds, s.end_seconds, _label(session, s), s.speaker_id,
-                                  one_line(s.content), one_line(s.translation) if s.translation else None)
+                                  one_line(s.content), one_line(s.translation) if s.translation else None,
+                                  role=effective_role(session, s))
             for s in completed_segments(session)]

@@ -7,13 +7,13 @@ import { ROLES, roleName } from "./transcript_roles.js";
 const t = strings({
   en: {
     statistics: "Statistics", talk_share: "Talk share", chart: "Talk share: {shares}", share: "{role} {percent} %",
-    questions: "Questions", questions_value: "{role} {count} ({open} open, {closed} closed)", longest: "Longest monologue", longest_value: "{duration} by {role}, at {time}",
+    questions: "Questions", questions_value: "{role}: {open} open, {closed} closed", longest: "Longest monologue", longest_value: "{duration} by {role}, at {time}",
     average_client: "Average client turn", silence: "Silence", turns: "Turns", none: "—",
     seconds: "{value} s", play_longest: "Play the longest monologue from {time}",
   },
   "zh-TW": {
     statistics: "統計", talk_share: "發言比例", chart: "發言比例：{shares}", share: "{role} {percent} %",
-    questions: "提問數", questions_value: "{role} {count}（開放式 {open}、封閉式 {closed}）", longest: "最長的獨白", longest_value: "{role}，{duration}，從 {time} 開始",
+    questions: "提問數", questions_value: "{role}：開放式 {open}、封閉式 {closed}", longest: "最長的獨白", longest_value: "{role}，{duration}，從 {time} 開始",
     average_client: "客戶平均發言長度", silence: "靜默", turns: "輪次", none: "—",
     seconds: "{value} 秒", play_longest: "從 {time} 播放最長的獨白",
   },
@@ -48,7 +48,7 @@ export function statsPanel(statistics, ctx) {
   const longest = statistics.longest_monologue;
   const rows = [
     [t("questions"), present.map((role) => h("span", { class: "per-role" }, t("questions_value", { role: roleName(role),
-      count: roles[role].questions, open: roles[role].open_questions ?? 0, closed: roles[role].closed_questions ?? 0 })))],
+      open: roles[role].open_questions ?? 0, closed: roles[role].closed_questions ?? 0 })))],
     [t("turns"), present.map((role) => `${roleName(role)} ${roles[role].turns}`).join(" · ")],
     [t("longest"), longest ? h("button", { type: "button", class: "link", "aria-label": t("play_longest", { time: clock(longest.start_seconds) }),
       onclick: () => ctx.seek(longest.start_seconds) },
