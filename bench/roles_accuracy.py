@@ -5,7 +5,8 @@ engine, then diarization and roles as a worker runs them, scored word by word.
     .venv/bin/python bench/roles_accuracy.py [--dir DIR]
 
 Prints three tables: per conversation, the voices there are and found (`num_speakers` auto), the
-share of words given the right role, the roles' confidence and whether they are right; the
+share of words given the right role, the roles' confidence and whether they are right, and the
+share of words right when the true number of voices is given; the
 speaker-count confusion (true count by found count, the container variants included); and the
 share of role guesses that are right at each confidence. A word's true role is the role of the
 turn it falls in; a word of a speaker left `unknown` counts as wrong.
@@ -65,8 +66,9 @@ def main() -> None:
     get_encoder(None)
     confusion: Counter[tuple[int, int]] = Counter()
     calibration: list[tuple[float, bool]] = []
-    print("| conversation | style | voices | found | words | right role | confidence | roles right |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| conversation | style | voices | found | words | right role | confidence | roles right "
+          "| right role, count given |")
+    print("|---|---|---:|---:|---:|---:|---:|---|---:|")
     inputs = [(c.name, args.dir / f"{c.name}.wav") for c in SET]
     inputs += [(f"{VARIANTS_OF} ({label})", args.dir / f"{VARIANTS_OF}.{label}.{container}")
                for label, (container, _rate) in VARIANTS.items()]
@@ -78,15 +80,18 @@ def main() -> None:
         count = len({s.speaker_id for s in found})
         confusion[(truth["speakers"], count)] += 1
         if "(" in name:
-            print(f"| {name} | same audio | {truth['speakers']} | {count} | | | | |")
+            print(f"| {name} | same audio | {truth['speakers']} | {count} | | | | | |")
             continue
         guessed = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in found])
         right, words = score(found, guessed, truth["turns"])
         judged = speaker_roles_right(found, guessed, truth["turns"])
         calibration += judged
         confidence = max((c for c, _ in judged), default=0.0)
+        given = diarize(samples, segments, num_speakers=truth["speakers"])
+        right_given, _ = score(given, roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text)
+                                                         for s in given]), truth["turns"])
         print(f"| {name} | {truth['style']} | {truth['speakers']} | {count} | {words} | {right:.1%} | "
-              f"{confidence:.2f} | {'yes' if judged and all(ok for _, ok in judged) else 'no'} |")
+              f"{confidence:.2f} | {'yes' if judged and all(ok for _, ok in judged) else 'no'} | {right_given:.1%} |")
 
     print("\nSpeaker count (num_speakers auto): rows are the voices there are, columns the voices found")
     found_counts = sorted({f for _, f in confusion})
