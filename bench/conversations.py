@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from make_fixture import CONVERSATION as FIXTURE_CONVERSATION  # noqa: E402
+from make_fixture import TWO_MEN as FIXTURE_TWO_MEN  # noqa: E402
+
 DEFAULT_DIR = ROOT / ".cache" / "conversations"
 RATE = 16000
 PAUSE_SECONDS = 0.6
@@ -48,29 +53,10 @@ def _c(name: str, style: str, voices: dict[str, str], roles: dict[str, str], *tu
 COACH_CLIENT = {"coach": "coach", "client": "client"}
 
 SET = [
+    # the two committed fixtures' dialogues (scripts/make_fixture.py), in this set's voices
     _c("male_female", "male coach, female client", {"coach": "us_m", "client": "us_f"}, COACH_CLIENT,
-       ("coach", "Hi Sarah, thanks for coming in today. What would you like to focus on in our session?"),
-       ("client", "I want to talk about my new role. I feel overwhelmed by all the meetings, and I have no time "
-                  "left for deep work."),
-       ("coach", "That sounds difficult. What does a good week look like for you?"),
-       ("client", "A good week has two quiet mornings without meetings, so I can plan and write."),
-       ("coach", "What is one small step you could take this week to protect those mornings?"),
-       ("client", "I could block Tuesday and Thursday mornings in my calendar and tell my team why."),
-       ("coach", "How will you know that it is working?"),
-       ("client", "I will finish the project plan by Friday, and I will feel less stressed."),
-       ("coach", "Great. Let us check in on that next time.")),
-    _c("two_men", "two male voices", {"coach": "us_m", "client": "gb_m"}, COACH_CLIENT,
-       ("coach", "Good morning David. What is on your mind this week?"),
-       ("client", "I have a difficult conversation coming up with one of my senior engineers. He keeps missing "
-                  "deadlines and the rest of the team is starting to notice."),
-       ("coach", "What have you tried so far?"),
-       ("client", "Mostly hints in our weekly meeting. I have not told him directly, because I do not want him "
-                  "to feel attacked."),
-       ("coach", "What would it sound like if you said it plainly and kindly?"),
-       ("client", "I would tell him that I value his work, that the last three deadlines slipped, and that I "
-                  "want to understand what is getting in the way."),
-       ("coach", "When will you have that conversation?"),
-       ("client", "On Wednesday afternoon, after our planning meeting.")),
+       *FIXTURE_CONVERSATION),
+    _c("two_men", "two male voices", {"coach": "us_m", "client": "gb_m"}, COACH_CLIENT, *FIXTURE_TWO_MEN),
     _c("two_women", "two female voices", {"coach": "gb_f", "client": "us_f"}, COACH_CLIENT,
        ("coach", "Welcome back, Mei. Where would you like to start today?"),
        ("client", "With my promotion. I was offered the team lead role and I am not sure I want it."),
