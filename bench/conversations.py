@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_fixture import CONVERSATION as FIXTURE_CONVERSATION  # noqa: E402
+from make_fixture import MENTORING as FIXTURE_MENTORING  # noqa: E402
 from make_fixture import TWO_MEN as FIXTURE_TWO_MEN  # noqa: E402
 
 DEFAULT_DIR = ROOT / ".cache" / "conversations"
@@ -53,7 +54,7 @@ def _c(name: str, style: str, voices: dict[str, str], roles: dict[str, str], *tu
 COACH_CLIENT = {"coach": "coach", "client": "client"}
 
 SET = [
-    # the two committed fixtures' dialogues (scripts/make_fixture.py), in this set's voices
+    # the committed fixtures' dialogues (scripts/make_fixture.py), in their voices
     _c("male_female", "male coach, female client", {"coach": "us_m", "client": "us_f"}, COACH_CLIENT,
        *FIXTURE_CONVERSATION),
     _c("two_men", "two male voices", {"coach": "us_m", "client": "gb_m"}, COACH_CLIENT, *FIXTURE_TWO_MEN),
@@ -79,19 +80,7 @@ SET = [
        ("client", "I will use that sentence for every new request until our next session.")),
     _c("mentoring", "mentoring: the coach talks most, the client asks", {"coach": "us_m", "client": "gb_f"},
        COACH_CLIENT,
-       ("client", "Can I ask you about the competencies? How do I show active listening in a recorded session?"),
-       ("coach", "Good question. Active listening shows when you reflect the client's own words back to them, "
-                 "when you notice what is not said, and when your next question builds on their last answer "
-                 "rather than on your plan. Assessors listen for that connection."),
-       ("client", "So should I summarise more often?"),
-       ("coach", "Summaries help, but keep them short and in the client's language. A long summary turns the "
-                 "attention to you. One sentence that captures the feeling and the fact is usually enough, and "
-                 "then you leave space for the client to correct you."),
-       ("client", "What about silence? Is it okay to wait?"),
-       ("coach", "Yes. Silence is often where the thinking happens. Count to five in your head before you speak. "
-                 "In your last recording you filled every pause, and the client never had the chance to go "
-                 "deeper on her own."),
-       ("client", "Thank you, that is really helpful.")),
+       *FIXTURE_MENTORING),
     _c("client_asks", "the client asks most of the questions", {"coach": "gb_f", "client": "us_m2"}, COACH_CLIENT,
        ("coach", "Hi Ben. What is on your mind today?"),
        ("client", "Honestly, I have questions for you. Is it normal to feel stuck after a reorganisation? "
@@ -145,6 +134,12 @@ SET = [
        ("client", "Better. I finally delegated the budget report."),
        ("coach", "What made that possible?"),
        ("client", "I trusted my deputy more than before.")),
+    _c("short_female_coach", "a session under a minute, the coach's voice of female_coach_male_client",
+       {"coach": "gb_f2", "client": "us_m2"}, COACH_CLIENT,
+       ("coach", "What would you like to leave with today?"),
+       ("client", "A plan for my first month in the new job."),
+       ("coach", "Where would you like to begin?"),
+       ("client", "With the people. I want to meet everyone in my team.")),
     _c("mentor_same_coach", "mentoring, the coach's voice of male_female and mentoring",
        {"coach": "us_m", "client": "us_f3"}, COACH_CLIENT,
        ("client", "Could you explain how I should end a session? My endings always feel rushed."),

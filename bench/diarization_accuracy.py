@@ -43,7 +43,7 @@ def main() -> None:
             times, result = [], segments
             for _ in range(args.runs):
                 started = time.perf_counter()
-                result = diarize(samples, segments, num_speakers=wanted)
+                result = diarize(samples, segments, num_speakers=wanted).segments
                 times.append(time.perf_counter() - started)
             accuracy, words, matching = speaker_accuracy(result, turns)
             guessed = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in result])

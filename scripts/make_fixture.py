@@ -12,6 +12,8 @@ For each NAME it writes, under ``tests/fixtures/``:
   NAME.json  speakers, voices and turn start/end times in seconds
 
 coaching_conversation: a male coach and a female client. coaching_two_men: two male voices.
+coaching_mentoring: a mentoring session, where the coach talks most and the client asks the
+questions, in the first two fixtures' coach voice (the voice-profile tests).
 """
 
 from __future__ import annotations
@@ -55,9 +57,26 @@ TWO_MEN = [
     ("client", "On Wednesday afternoon, after our planning meeting."),
 ]
 
+MENTORING = [
+    ("client", "Can I ask you about the competencies? How do I show active listening in a recorded session?"),
+    ("coach", "Good question. Active listening shows when you reflect the client's own words back to them, "
+               "when you notice what is not said, and when your next question builds on their last answer "
+               "rather than on your plan. Assessors listen for that connection."),
+    ("client", "So should I summarise more often?"),
+    ("coach", "Summaries help, but keep them short and in the client's language. A long summary turns the "
+               "attention to you. One sentence that captures the feeling and the fact is usually enough, and "
+               "then you leave space for the client to correct you."),
+    ("client", "What about silence? Is it okay to wait?"),
+    ("coach", "Yes. Silence is often where the thinking happens. Count to five in your head before you speak. "
+               "In your last recording you filled every pause, and the client never had the chance to go "
+               "deeper on her own."),
+    ("client", "Thank you, that is really helpful."),
+]
+
 FIXTURE_SET = {
     "coaching_conversation": ({"coach": "en-us+m3", "client": "en-us+f2"}, CONVERSATION),
     "coaching_two_men": ({"coach": "en-us+m3", "client": "en-gb+m7"}, TWO_MEN),
+    "coaching_mentoring": ({"coach": "en-us+m3", "client": "en-gb+f4"}, MENTORING),
 }
 
 

@@ -186,7 +186,7 @@ def diarization_peak(samples: np.ndarray) -> tuple[float, list[Segment]]:
     diarization.get_encoder(None)  # loaded outside the measurement
     tracemalloc.start()
     try:
-        diarized = diarization.diarize(samples, segments, num_speakers=2)
+        diarized = diarization.diarize(samples, segments, num_speakers=2).segments
         return tracemalloc.get_traced_memory()[1] / 2**20, diarized
     finally:
         tracemalloc.stop()

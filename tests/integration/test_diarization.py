@@ -44,7 +44,7 @@ def test_encoder_reads_the_shipped_weights_without_torch():
 def test_words_go_to_the_right_speaker(name, num_speakers):
     samples, segments = transcribed(FIXTURES[name])
     shares: list[float] = []
-    diarized = diarize(samples, segments, num_speakers=num_speakers, on_progress=shares.append)
+    diarized = diarize(samples, segments, num_speakers=num_speakers, on_progress=shares.append).segments
     accuracy, words, matching = speaker_accuracy(diarized, turns_of(FIXTURES[name]))
     print(f"{name}, num_speakers={num_speakers}: {accuracy:.1%} of {words} words")
     assert accuracy >= 0.95
@@ -58,7 +58,7 @@ def test_words_go_to_the_right_speaker(name, num_speakers):
 @pytest.mark.parametrize("name", list(FIXTURES))
 def test_roles_are_guessed_right(name):
     samples, segments = transcribed(FIXTURES[name])
-    diarized = diarize(samples, segments, num_speakers=2)
+    diarized = diarize(samples, segments, num_speakers=2).segments
     _, _, matching = speaker_accuracy(diarized, turns_of(FIXTURES[name]))
     guessed = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in diarized])
     for speaker_id, truth in matching.items():
@@ -80,9 +80,9 @@ def test_one_voice_is_one_speaker_when_estimated():
 
 def test_silence_and_no_segments_need_no_speakers():
     silence = np.zeros(16000 * 3, dtype=np.float32)
-    assert diarize(silence, [], num_speakers=2) == []
+    assert diarize(silence, [], num_speakers=2).segments == []
     _, segments = transcribed(CONVERSATION)
-    one = diarize(silence, segments[:1], num_speakers=2)
+    one = diarize(silence, segments[:1], num_speakers=2).segments
     assert [s.speaker_id for s in one] == [1]
 
 
@@ -102,5 +102,5 @@ def test_quiet_recordings_are_raised_before_embedding():
     samples, segments = transcribed(TWO_MEN)
     quiet = (samples * 0.02).astype(np.float32)
     for wanted in (2, None):
-        accuracy, _, _ = speaker_accuracy(diarize(quiet, segments, num_speakers=wanted), turns_of(TWO_MEN))
+        accuracy, _, _ = speaker_accuracy(diarize(quiet, segments, num_speakers=wanted).segments, turns_of(TWO_MEN))
         assert accuracy >= 0.95, (wanted, accuracy)

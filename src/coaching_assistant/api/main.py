@@ -13,7 +13,17 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from coaching_assistant import __version__
 from coaching_assistant.api import errors
 from coaching_assistant.api.guard import ApiGuard
-from coaching_assistant.api.routers import api_keys, auth, health, metrics, openai_audio, redoc, sessions, webhooks
+from coaching_assistant.api.routers import (
+    api_keys,
+    auth,
+    health,
+    metrics,
+    openai_audio,
+    redoc,
+    sessions,
+    voice_profile,
+    webhooks,
+)
 from coaching_assistant.core.config import get_settings
 from coaching_assistant.core.logging import configure_logging
 from coaching_assistant.core.task_queue import enqueue_webhook_delivery
@@ -53,6 +63,7 @@ def create_app() -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)
+    app.include_router(voice_profile.router)
     app.include_router(webhooks.router)
     app.include_router(openai_audio.router)
     app.include_router(redoc.router)

@@ -134,7 +134,7 @@ class SegmentOut(BaseModel):
 class SpeakerRoleOut(BaseModel):
     role: Literal["coach", "client", "unknown"]
     confidence: float | None
-    source: str = Field(description="auto (from evidence), user, or import")
+    source: str = Field(description="auto (from evidence), voice (the coach's voice profile), user, or import")
     label: str = Field(description="user_label if set, else Coach/Client (教練/客戶), an imported name or Speaker N")
     user_label: str | None = Field(None, description="the name the user gave this speaker (PATCH speaker-labels)")
 
@@ -206,6 +206,18 @@ class MeOut(BaseModel):
 class ApiKeyOut(BaseModel):
     api_key: str = Field(description="shown this once; only its hash is stored")
     prefix: str = Field(description="the key's first characters, as GET /api/v1/me shows them later")
+
+
+class VoiceProfileOut(BaseModel):
+    sessions: int = Field(description="sessions whose confirmed coach voice the profile holds (0: no profile)")
+    seconds: float = Field(description="seconds of the coach's speech in those sessions")
+    updated_at: datetime | None = Field(description="when the last session was added")
+    learning: bool = Field(description="confirming roles adds the coach's voice (PATCH to turn it off)")
+
+
+class VoiceProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    learning: bool = Field(description="false: confirming roles no longer adds to the profile")
 
 
 WebhookEvent = Literal["session.completed", "session.failed", "session.cancelled"]

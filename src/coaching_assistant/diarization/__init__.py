@@ -6,7 +6,9 @@ cosine distance; over-clustered, the largest clusters are the voices) into the n
 speakers given, or estimated → a majority vote over
 neighbouring windows → each word takes the speaker of the nearest window → segments are split
 where the speaker changes or a long pause falls. (Spectral clustering was measured too: 90 %
-of words right on two male voices, against 99 % for average linkage.)
+of words right on two male voices, against 99 % for average linkage.) Each speaker's voice, the
+mean of its windows' embeddings, comes out too: stored with the transcript, it is what a coach's
+voice profile is made of (services/voice_profiles.py).
 
 The audio is read BLOCK_SECONDS at a time (an ndarray, or the pipeline's decoded file), so memory
 stays flat however long the recording: a float32 copy of four hours is almost a gigabyte.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +61,21 @@ class Samples(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: slice, /) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker's voice in a recording: the mean of its speech windows' embeddings (a unit
+    vector) and the seconds of speech they stand for."""
+
+    embedding: np.ndarray
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Diarization:
+    segments: list[Segment]
+    voices: dict[int, Voice] = field(default_factory=dict)  # by speaker id
 
 
 _encoders: dict[Path, SpeakerEncoder] = {}
@@ -212,15 +229,16 @@ def smooth(labels: np.ndarray, width: int = 5) -> np.ndarray:
 
 
 def diarize(samples: Samples, segments: list[Segment], *, num_speakers: int | None,
-            weights_path: str | None = None, on_progress: Progress = lambda share: None) -> list[Segment]:
+            weights_path: str | None = None, on_progress: Progress = lambda share: None) -> Diarization:
     """Segments with a speaker each (1, 2, … in order of first appearance), split where the
-    speaker changes or a pause longer than PAUSE_SECONDS falls between words."""
+    speaker changes or a pause longer than PAUSE_SECONDS falls between words; and each of those
+    speakers' voice."""
     if not segments:
-        return segments
+        return Diarization(segments)
     encoder = get_encoder(weights_path)
     times, embeddings = embed_windows(encoder, samples, on_progress)
     if len(times) == 0:
-        return [replace(s, speaker_id=1) for s in segments]
+        return Diarization([replace(s, speaker_id=1) for s in segments])
     labels = smooth(cluster(embeddings, num_speakers))
     on_progress(0.95)
 
@@ -247,7 +265,15 @@ def diarize(samples: Samples, segments: list[Segment], *, num_speakers: int | No
     for label, _ in pieces:
         order.setdefault(label, len(order) + 1)
     on_progress(1.0)
-    return [replace(piece, speaker_id=order[label]) for label, piece in pieces]
+    return Diarization([replace(piece, speaker_id=order[label]) for label, piece in pieces],
+                       {speaker: voice_of(embeddings[labels == label]) for label, speaker in order.items()})
+
+
+def voice_of(embeddings: np.ndarray) -> Voice:
+    """The mean direction of a speaker's window embeddings, and the speech seconds they cover."""
+    mean = embeddings.mean(axis=0)
+    return Voice((mean / max(float(np.linalg.norm(mean)), 1e-8)).astype(np.float32),
+                 round(len(embeddings) * STEP_SECONDS, 2))
 
 
 def _segment_of(words: list[Word], parent: Segment) -> Segment:

@@ -16,12 +16,14 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,6 +78,8 @@ class User(Base):
     # MAX_SESSIONS_PER_HOUR: sessions created since the window began (deleting them gives none back).
     session_window_started_at: Mapped[datetime | None] = mapped_column()
     sessions_in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Confirming a session's roles adds the coach's voice to the user's voice profile (off: it never does).
+    voice_learning: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[CoachingSession]] = relationship(back_populates="user")
@@ -197,6 +201,31 @@ class TranscriptSegment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     session: Mapped[CoachingSession] = relationship(back_populates="segments")
+
+
+class SpeakerVoice(Base):
+    """A transcribed speaker's voice (diarization.Voice): kept with the transcript, so a voice
+    profile can be built from a past session without its audio."""
+
+    __tablename__ = "speaker_voice"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), primary_key=True)
+    speaker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian (services/voice_profiles.py)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class VoiceSample(Base):
+    """The coach's voice in one session whose roles the user confirmed: one part of the user's
+    voice profile (services/voice_profiles.py). It goes with the session or the user."""
+
+    __tablename__ = "voice_sample"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Webhook(Base):

@@ -11,8 +11,10 @@ so every piece points the wrong way. Measured on the generated set (bench/roles_
 the evidence gave both mentoring conversations' roles the wrong way round. So the
 confidence of a guess from evidence is at most EVIDENCE_CONFIDENCE (0.75): 0.5 plus the share of
 the way there that the agreeing weight, less the disagreeing weight, goes; 0.5 when the evidence
-is even. Only the user (`source: user`), an imported file (`source: import`) or, in time, the
-coach's own voice give more. A user's choice always wins and is never re-guessed.
+is even. Only the user (`source: user`), an imported file (`source: import`) or the coach's own
+voice (`source: voice`: the speaker whose voice matches the user's voice profile, with the
+confidence the match earns; services/voice_profiles.py) give more. A user's choice always wins
+and is never re-guessed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ class Line:
     role: str = "unknown"  # the effective role (after overrides)
 
 
+@dataclass(frozen=True)
+class VoiceMatch:
+    """The speaker whose voice is the coach's (services/voice_profiles.match)."""
+
+    speaker_id: int
+    similarity: float
+    confidence: float
+
+
 def questions_in(text: str) -> int:
     """Question marks, half- or full-width (？ in Chinese)."""
     return len(_QUESTION.findall(text))
@@ -58,8 +69,10 @@ def words_in(text: str) -> int:
     return len(_CJK_CHARACTER.findall(text)) + len(_CJK_CHARACTER.sub(" ", _PUNCTUATION_ONLY.sub(" ", text)).split())
 
 
-def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
-    """{"<speaker id>": {"role", "confidence", "source": "auto", "evidence"}} for every speaker."""
+def assign_roles(lines: Sequence[Line], voice: VoiceMatch | None = None) -> dict[str, dict[str, Any]]:
+    """{"<speaker id>": {"role", "confidence", "source": "auto", "evidence"}} for every speaker.
+    With `voice`, that speaker is the coach (`source: voice`) and the one who talks most of the
+    others the client, whatever the evidence says."""
     speakers = sorted({line.speaker_id for line in lines})
     talk = {s: sum(line.end - line.start for line in lines if line.speaker_id == s) for s in speakers}
     asked = {s: sum(questions_in(line.text) for line in lines if line.speaker_id == s) for s in speakers}
@@ -68,6 +81,8 @@ def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
         str(s): {"role": "unknown", "confidence": None, "source": "auto",
                  "evidence": {"talk_seconds": round(talk[s], 2), "questions": asked[s], "open_questions": opened[s]}}
         for s in speakers}
+    if voice is not None and voice.speaker_id in speakers:
+        return _by_voice(roles, voice, talk)
     if len(speakers) < 2:
         return roles
     opener = min(lines, key=lambda line: line.start).speaker_id
@@ -96,6 +111,19 @@ def assign_roles(lines: Sequence[Line]) -> dict[str, dict[str, Any]]:
     confidence = round(0.5 + (EVIDENCE_CONFIDENCE - 0.5) * max(0.0, min(1.0, agree - disagree)), 2)
     roles[str(coach)].update(role="coach", confidence=confidence)
     roles[str(client)].update(role="client", confidence=confidence)
+    return roles
+
+
+def _by_voice(roles: dict[str, dict[str, Any]], voice: VoiceMatch,
+              talk: Mapping[int, float]) -> dict[str, dict[str, Any]]:
+    others = [s for s in talk if s != voice.speaker_id]
+    chosen = {voice.speaker_id: "coach"}
+    if others:
+        chosen[max(others, key=lambda s: talk[s])] = "client"
+    for speaker, role in chosen.items():
+        entry = roles[str(speaker)]
+        entry.update(role=role, confidence=voice.confidence, source="voice")
+    roles[str(voice.speaker_id)]["evidence"]["voice_similarity"] = round(voice.similarity, 3)
     return roles
 
 

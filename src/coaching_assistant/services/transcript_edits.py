@@ -61,6 +61,19 @@ def set_speaker_roles(db: Session, session: CoachingSession, assignments: dict[s
     _update_speakers(db, session, apply)
 
 
+def confirm_speaker_roles(db: Session, session: CoachingSession) -> None:
+    """Accept the roles as they are: every speaker's coach or client becomes the user's choice
+    (a speaker still `unknown` stays so)."""
+    completed_segments(session)
+
+    def apply(current: dict[str, dict[str, Any]]) -> None:
+        for entry in current.values():
+            if entry.get("role") in ("coach", "client"):
+                entry.update(confidence=1.0, source="user")
+
+    _update_speakers(db, session, apply)
+
+
 def set_speaker_labels(db: Session, session: CoachingSession, labels: dict[str, str | None]) -> None:
     """Names the user gave speakers ("Anna"); null or an empty name removes one, and the role's
     label (Coach, 客戶) or the imported name applies again. Stored as `label` in the speaker's

@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session
 from coaching_assistant.core.config import Settings
 from coaching_assistant.core.database import session_scope
 from coaching_assistant.core.errors import ErrorCode, PermanentError, TransientError
-from coaching_assistant.diarization import diarize
-from coaching_assistant.models import CoachingSession, SessionStatus, TranscriptSegment
+from coaching_assistant.diarization import Voice, diarize
+from coaching_assistant.models import CoachingSession, SessionStatus, SpeakerVoice, TranscriptSegment
 from coaching_assistant.services import (
     audio,
     chinese,
@@ -51,6 +51,7 @@ from coaching_assistant.services import (
     roles,
     session_state,
     storage,
+    voice_profiles,
     whisper_models,
 )
 from coaching_assistant.services.lease import Heartbeat, LeaseLost
@@ -206,13 +207,14 @@ def _run_stages(run: _Run) -> Outcome:
         if run.language == languages.AUTO:
             run.language = _detect_language(run, samples)
         segments = _speech_to_text(run, samples, duration)
+        voices: dict[int, Voice] = {}
         if run.settings.diarization_enabled:
-            segments = _separate_speakers(run, samples, segments, duration)
+            segments, voices = _separate_speakers(run, samples, segments, duration)
         segments = chinese.normalize_segments(segments, run.language)  # after splitting, which rejoins words
         if run.translating:
             segments = _translate(run, samples, segments, duration)
     run.reporter.update(SAVE_START, "Saving transcript", processed=duration, force=True)
-    if not save(run.session_id, token=run.claim.token, segments=segments, duration=duration):
+    if not save(run.session_id, token=run.claim.token, segments=segments, duration=duration, voices=voices):
         raise LeaseLost(str(run.session_id))
     publish_quietly(run.reporter.publish, {"session_id": str(run.session_id), "progress": 100,
                                            "message": "Transcription complete",
@@ -261,15 +263,16 @@ def _speech_to_text(run: _Run, samples: audio.DecodedAudio, duration: float) -> 
 
 
 def _separate_speakers(run: _Run, samples: audio.DecodedAudio, segments: list[Segment],
-                       duration: float) -> list[Segment]:
+                       duration: float) -> tuple[list[Segment], dict[int, Voice]]:
     run.reporter.update(run.stt_end, "Separating speakers", processed=duration, force=True)
 
     def on_progress(share: float) -> None:
         run.reporter.update(run.stt_end + (run.diarize_end - run.stt_end) * share, "Separating speakers",
                             processed=duration)
 
-    return diarize(samples, segments, num_speakers=run.claim.num_speakers,
-                   weights_path=run.settings.diarization_weights_path, on_progress=on_progress)
+    found = diarize(samples, segments, num_speakers=run.claim.num_speakers,
+                    weights_path=run.settings.diarization_weights_path, on_progress=on_progress)
+    return found.segments, found.voices
 
 
 def _translate(run: _Run, samples: audio.DecodedAudio, segments: list[Segment], duration: float) -> list[Segment]:
@@ -286,14 +289,25 @@ def _translate(run: _Run, samples: audio.DecodedAudio, segments: list[Segment], 
     return translated
 
 
-def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration: float) -> bool:
-    """Replace the session's segments and complete it in one transaction, if this run owns it."""
-    speaker_roles = roles.assign_roles([roles.Line(s.speaker_id, s.start, s.end, s.text) for s in segments])
+def save(session_id: uuid.UUID, *, token: str, segments: list[Segment], duration: float,
+         voices: dict[int, Voice] | None = None) -> bool:
+    """Replace the session's segments and speakers' voices and complete it in one transaction, if
+    this run owns it. Roles come from the user's voice profile when it finds the coach, else
+    from the evidence of words."""
+    voices = {speaker: voice for speaker, voice in (voices or {}).items()
+              if any(s.speaker_id == speaker for s in segments)}
+    lines = [roles.Line(s.speaker_id, s.start, s.end, s.text) for s in segments]
     with session_scope() as db:
+        user_id = db.scalar(select(CoachingSession.user_id).where(CoachingSession.id == session_id))
+        coach = None if user_id is None else voice_profiles.match_for(
+            db, user_id, {speaker: (voice.embedding, voice.seconds) for speaker, voice in voices.items()})
         if not session_state.complete(db, session_id, token=token, segments_count=len(segments),
-                                      speaker_roles=speaker_roles, duration=duration):
+                                      speaker_roles=roles.assign_roles(lines, coach), duration=duration):
             return False
         db.execute(delete(TranscriptSegment).where(TranscriptSegment.session_id == session_id))
+        db.execute(delete(SpeakerVoice).where(SpeakerVoice.session_id == session_id))
+        db.add_all(SpeakerVoice(session_id=session_id, speaker_id=speaker, embedding=voice_profiles.to_bytes(
+            voice.embedding), seconds=voice.seconds) for speaker, voice in voices.items())
         db.add_all(
             TranscriptSegment(session_id=session_id, position=i, speaker_id=s.speaker_id,
                               start_seconds=s.start, end_seconds=s.end, content=s.text,

@@ -41,6 +41,7 @@ from coaching_assistant.services import (
     transcript_export,
     transcript_import,
     transcripts,
+    voice_profiles,
 )
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -310,8 +311,24 @@ async def _edit(db: DbSession, user: Any, session_id: uuid.UUID, apply: Callable
 
 @router.patch("/{session_id}/speaker-roles", response_model=TranscriptOut)
 async def speaker_roles(session_id: uuid.UUID, body: SpeakerRolesIn, db: DbSession, user: CurrentUser) -> Response:
-    return await _edit(db, user, session_id, lambda session: transcript_edits.set_speaker_roles(db, session,
-                                                                                         body.speaker_roles))
+    """Choose speakers' roles. The voice of the speaker chosen as coach joins the user's voice
+    profile (GET /api/v1/me/voice-profile), unless they turned learning off."""
+    def apply(session: Any) -> None:
+        transcript_edits.set_speaker_roles(db, session, body.speaker_roles)
+        voice_profiles.learn(db, session)
+
+    return await _edit(db, user, session_id, apply)
+
+
+@router.post("/{session_id}/confirm-roles", response_model=TranscriptOut)
+async def confirm_roles(session_id: uuid.UUID, db: DbSession, user: CurrentUser) -> Response:
+    """Accept the roles as they are (each coach and client becomes the user's choice); the coach's
+    voice joins the user's voice profile, unless they turned learning off."""
+    def apply(session: Any) -> None:
+        transcript_edits.confirm_speaker_roles(db, session)
+        voice_profiles.learn(db, session)
+
+    return await _edit(db, user, session_id, apply)
 
 
 @router.patch("/{session_id}/speaker-labels", response_model=TranscriptOut)
