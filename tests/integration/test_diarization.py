@@ -104,3 +104,24 @@ def test_quiet_recordings_are_raised_before_embedding():
     for wanted in (2, None):
         accuracy, _, _ = speaker_accuracy(diarize(quiet, segments, num_speakers=wanted).segments, turns_of(TWO_MEN))
         assert accuracy >= 0.95, (wanted, accuracy)
+
+
+def test_each_speaker_has_a_voice_and_one_voice_is_alike_across_recordings():
+    """Both fixtures' coach is the same voice: its two voices are nearer each other than either is
+    to a client's (what a voice profile relies on)."""
+    found = {}
+    for name, fixture in FIXTURES.items():
+        samples, segments = transcribed(fixture)
+        diarized = diarize(samples, segments, num_speakers=2)
+        _, _, matching = speaker_accuracy(diarized.segments, turns_of(fixture))
+        assert set(diarized.voices) == {s.speaker_id for s in diarized.segments}
+        for speaker, voice in diarized.voices.items():
+            assert voice.embedding.shape == (256,) and voice.embedding.dtype == np.float32
+            assert np.linalg.norm(voice.embedding) == pytest.approx(1.0, abs=1e-5)
+            assert 3.0 < voice.seconds < samples.shape[0] / 16000
+        found[name] = {matching[speaker]: voice.embedding for speaker, voice in diarized.voices.items()}
+    first, second = found.values()
+    same = float(first["coach"] @ second["coach"])
+    assert same > max(float(first["coach"] @ second["client"]), float(first["client"] @ second["coach"]),
+                      float(first["coach"] @ first["client"]))
+    assert same >= 0.9
