@@ -191,6 +191,34 @@ def test_roles_swap_override_and_speaker_names(signed_in: Page, page_log: PageLo
     assert [e for e in page_log.console_errors if "status of 422" not in e] == []  # the refusal above
 
 
+def test_confirmed_roles_teach_the_voice_profile_the_settings_page_shows(signed_in: Page, page_log: PageLog,
+                                                                       api, worker) -> None:
+    sid = transcribed(api)
+    open_transcript(signed_in, sid)
+    speakers = signed_in.locator(".speakers")
+    expect(speakers).to_contain_text("Confirming teaches your voice profile")
+    speakers.get_by_role("button", name="Confirm roles").click()
+    expect(speakers.get_by_role("button", name="Confirm roles")).to_have_count(0)
+    expect(speakers.locator(".speaker-role").first).to_contain_text("set by you")
+    assert {r["source"] for r in transcript(api, sid)["speaker_roles"].values() if r["role"] != "unknown"} == {"user"}
+
+    signed_in.get_by_role("link", name="Settings").click()
+    voice = signed_in.locator(".settings-voice")
+    expect(voice).to_contain_text("Your voice from 1 sessions")
+    learning = voice.get_by_label("Learn my voice when I confirm roles")
+    learning.uncheck()
+    expect(learning).to_be_enabled()  # disabled while the change is saved, then drawn again
+    expect(learning).not_to_be_checked()
+    assert api.get("/api/v1/me/voice-profile").json()["learning"] is False
+    voice.get_by_role("button", name="Delete voice profile").click()
+    signed_in.locator("dialog.confirm").get_by_role("button", name="Delete voice profile").click()
+    expect(voice).to_contain_text("Your voice profile is deleted.")
+    expect(voice).to_contain_text("No voice profile yet")
+    assert api.get("/api/v1/me/voice-profile").json()["sessions"] == 0
+    page_log.assert_same_origin()
+    page_log.assert_no_console_errors()
+
+
 def test_edit_a_segment_then_its_history_and_the_srt(signed_in: Page, page_log: PageLog, api, worker) -> None:
     sid = transcribed(api)
     open_transcript(signed_in, sid)

@@ -115,7 +115,7 @@ def test_each_speaker_has_a_voice_and_one_voice_is_alike_across_recordings():
         diarized = diarize(samples, segments, num_speakers=2)
         _, _, matching = speaker_accuracy(diarized.segments, turns_of(fixture))
         assert set(diarized.voices) == {s.speaker_id for s in diarized.segments}
-        for speaker, voice in diarized.voices.items():
+        for voice in diarized.voices.values():
             assert voice.embedding.shape == (256,) and voice.embedding.dtype == np.float32
             assert np.linalg.norm(voice.embedding) == pytest.approx(1.0, abs=1e-5)
             assert 3.0 < voice.seconds < samples.shape[0] / 16000

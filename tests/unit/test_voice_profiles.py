@@ -43,7 +43,8 @@ def test_the_profile_is_the_seconds_weighted_mean_direction():
 
 def test_the_nearest_speaker_over_the_threshold_is_the_coach():
     found = match({1: (at(0.70), 20.0), 2: (at(0.97), 30.0)}, PROFILE)
-    assert found == roles.VoiceMatch(2, pytest.approx(0.97, abs=1e-6), voice_profiles.MAX_CONFIDENCE)
+    assert found == roles.VoiceMatch(2, pytest.approx(0.97, abs=1e-6), voice_profiles.MAX_CONFIDENCE,
+                                     {1: voice_profiles.MAX_CONFIDENCE})
     assert match({1: (at(0.70), 20.0), 2: (at(MATCH_THRESHOLD - 0.01), 30.0)}, PROFILE) is None
     assert match({}, PROFILE) is None
 
@@ -61,6 +62,11 @@ def test_confidence_grows_with_the_margin_over_the_next_speaker():
     # A runner-up under the threshold counts as the threshold: a weak match is not a sure one.
     assert confidence(MATCH_THRESHOLD + 0.01, 0.1) < 0.6
 
+    # Each client is as sure as the coach's similarity is above its own.
+    three = match({1: (at(0.97), 20.0), 2: (at(0.95), 20.0), 3: (at(0.5), 20.0)}, PROFILE)
+    assert three is not None and three.speaker_id == 1
+    assert three.clients[2] == three.confidence < 0.65 and three.clients[3] == voice_profiles.MAX_CONFIDENCE
+
 
 def test_one_speaker_or_a_short_one_is_never_surer_than_evidence():
     alone = match({1: (at(0.99), 60.0)}, PROFILE)
@@ -72,11 +78,13 @@ def test_one_speaker_or_a_short_one_is_never_surer_than_evidence():
 def test_a_voice_match_decides_the_roles_whatever_the_evidence():
     lines = [roles.Line(1, 0, 2, "What would you like to focus on? How does that feel?"),
              roles.Line(2, 2, 30, "I explain at length."),
-             roles.Line(3, 30, 32, "Me too.")]
+             roles.Line(3, 30, 32, "Me too."),
+             roles.Line(4, 32, 33, "Hm.")]
     assert roles.assign_roles(lines)["1"]["role"] == "coach"
-    by_voice = roles.assign_roles(lines, roles.VoiceMatch(2, 0.93, 0.9))
+    by_voice = roles.assign_roles(lines, roles.VoiceMatch(2, 0.93, 0.9, {1: 0.9, 3: 0.98}))
     assert {s: (e["role"], e["source"], e["confidence"]) for s, e in by_voice.items()} == {
-        "1": ("client", "voice", 0.9), "2": ("coach", "voice", 0.9), "3": ("unknown", "auto", None)}
+        "1": ("client", "voice", 0.9), "2": ("coach", "voice", 0.9), "3": ("client", "voice", 0.98),
+        "4": ("unknown", "auto", None)}  # too short to judge
     assert by_voice["2"]["evidence"]["voice_similarity"] == 0.93
     assert roles.assign_roles(lines, roles.VoiceMatch(7, 0.93, 0.9)) == roles.assign_roles(lines)  # not a speaker
     monologue = roles.assign_roles(lines[:1], roles.VoiceMatch(1, 0.95, 0.75))

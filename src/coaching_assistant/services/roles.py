@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coaching_assistant.services import questions
@@ -50,11 +50,13 @@ class Line:
 
 @dataclass(frozen=True)
 class VoiceMatch:
-    """The speaker whose voice is the coach's (services/voice_profiles.match)."""
+    """The speaker whose voice is the coach's (services/voice_profiles.match), and the speakers
+    whose voices are not, each with how sure that is."""
 
     speaker_id: int
     similarity: float
     confidence: float
+    clients: Mapping[int, float] = field(default_factory=dict)  # speaker id -> confidence
 
 
 def questions_in(text: str) -> int:
@@ -71,8 +73,8 @@ def words_in(text: str) -> int:
 
 def assign_roles(lines: Sequence[Line], voice: VoiceMatch | None = None) -> dict[str, dict[str, Any]]:
     """{"<speaker id>": {"role", "confidence", "source": "auto", "evidence"}} for every speaker.
-    With `voice`, that speaker is the coach (`source: voice`) and the one who talks most of the
-    others the client, whatever the evidence says."""
+    With `voice`, its speakers are the coach and the clients (`source: voice`), whatever the
+    evidence says; a speaker it could not judge (too little speech) stays `unknown`."""
     speakers = sorted({line.speaker_id for line in lines})
     talk = {s: sum(line.end - line.start for line in lines if line.speaker_id == s) for s in speakers}
     asked = {s: sum(questions_in(line.text) for line in lines if line.speaker_id == s) for s in speakers}
@@ -82,7 +84,7 @@ def assign_roles(lines: Sequence[Line], voice: VoiceMatch | None = None) -> dict
                  "evidence": {"talk_seconds": round(talk[s], 2), "questions": asked[s], "open_questions": opened[s]}}
         for s in speakers}
     if voice is not None and voice.speaker_id in speakers:
-        return _by_voice(roles, voice, talk)
+        return _by_voice(roles, voice)
     if len(speakers) < 2:
         return roles
     opener = min(lines, key=lambda line: line.start).speaker_id
@@ -114,15 +116,13 @@ def assign_roles(lines: Sequence[Line], voice: VoiceMatch | None = None) -> dict
     return roles
 
 
-def _by_voice(roles: dict[str, dict[str, Any]], voice: VoiceMatch,
-              talk: Mapping[int, float]) -> dict[str, dict[str, Any]]:
-    others = [s for s in talk if s != voice.speaker_id]
-    chosen = {voice.speaker_id: "coach"}
-    if others:
-        chosen[max(others, key=lambda s: talk[s])] = "client"
-    for speaker, role in chosen.items():
-        entry = roles[str(speaker)]
-        entry.update(role=role, confidence=voice.confidence, source="voice")
+def _by_voice(roles: dict[str, dict[str, Any]], voice: VoiceMatch) -> dict[str, dict[str, Any]]:
+    chosen = {voice.speaker_id: ("coach", voice.confidence)}
+    chosen |= {speaker: ("client", confidence) for speaker, confidence in voice.clients.items()
+               if speaker != voice.speaker_id}
+    for speaker, (role, confidence) in chosen.items():
+        if str(speaker) in roles:
+            roles[str(speaker)].update(role=role, confidence=confidence, source="voice")
     roles[str(voice.speaker_id)]["evidence"]["voice_similarity"] = round(voice.similarity, 3)
     return roles
 

@@ -64,8 +64,10 @@ def mean_voice(parts: Iterable[tuple[np.ndarray, float]]) -> np.ndarray | None:
 
 
 def match(voices: Mapping[int, tuple[np.ndarray, float]], profile: np.ndarray) -> VoiceMatch | None:
-    """The coach among a recording's speakers ({speaker id: (voice, seconds)}), or None when no
-    speaker with MIN_SECONDS of speech is at least MATCH_THRESHOLD similar to the profile."""
+    """The coach among a recording's speakers ({speaker id: (voice, seconds)}), and the others as
+    clients; None when no speaker with MIN_SECONDS of speech is at least MATCH_THRESHOLD similar
+    to the profile. Each role's confidence comes from a margin (see `_sure`): the coach's over the
+    next nearest speaker, a client's from the coach's similarity down to its own."""
     similarity = {speaker: float(np.dot(vector, profile)) for speaker, (vector, seconds) in voices.items()
                   if seconds >= MIN_SECONDS}
     if not similarity:
@@ -73,14 +75,19 @@ def match(voices: Mapping[int, tuple[np.ndarray, float]], profile: np.ndarray) -
     best = max(similarity, key=lambda speaker: similarity[speaker])
     if similarity[best] < MATCH_THRESHOLD:
         return None
-    # The margin over the next nearest speaker, or over the threshold when none comes near it.
-    runner_up = max((value for speaker, value in similarity.items() if speaker != best), default=MATCH_THRESHOLD)
-    margin = similarity[best] - max(runner_up, MATCH_THRESHOLD)
     # One speaker found may be two voices diarization did not tell apart (measured: two of the
     # set's two-voice sessions), and the profile cannot see that: no more sure than evidence is.
     most = MAX_CONFIDENCE if len(similarity) > 1 else EVIDENCE_CONFIDENCE
-    confidence = 0.5 + (most - 0.5) * min(1.0, margin / FULL_MARGIN)
-    return VoiceMatch(best, similarity[best], round(confidence, 2))
+    others = {speaker: value for speaker, value in similarity.items() if speaker != best}
+    return VoiceMatch(best, similarity[best], _sure(similarity[best], max(others.values(), default=0.0), most),
+                      {speaker: _sure(similarity[best], value, most) for speaker, value in others.items()})
+
+
+def _sure(coach: float, other: float, most: float) -> float:
+    """0.5 plus the share of FULL_MARGIN that the coach's similarity is above the other's (a
+    similarity under the threshold counts as the threshold: a weak match is not a sure one)."""
+    margin = coach - max(other, MATCH_THRESHOLD)
+    return round(0.5 + (most - 0.5) * min(1.0, max(0.0, margin) / FULL_MARGIN), 2)
 
 
 @dataclass(frozen=True)

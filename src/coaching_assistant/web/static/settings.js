@@ -1,7 +1,8 @@
-// Settings: the user's API key for scripts (shown once when created; revoke), and the language.
+// Settings: the user's API key for scripts (shown once when created; revoke), the voice profile
+// (what it holds, learning on or off, delete), and the language.
 import { api, currentUser } from "./api.js";
 import { h, replace } from "./dom.js";
-import { strings } from "./i18n.js";
+import { formatNumber, strings } from "./i18n.js";
 import { confirmAction, notice, pageFrame } from "./layout.js";
 
 const t = strings({
@@ -16,6 +17,14 @@ const t = strings({
     confirm_replace: "Scripts using the current key will be refused once it is replaced.",
     confirm_revoke: "Revoke the API key? Scripts using it will be refused.",
     account: "Account", signed_in_as: "Signed in as {email}",
+    voice: "Voice profile",
+    voice_lead: "When you confirm a session's roles, your voice as the coach is remembered, so later sessions "
+      + "find you as the coach even when the conversation itself points the other way.",
+    voice_none: "No voice profile yet: confirm the roles of a transcribed session to start one.",
+    voice_holds: "Your voice from {sessions} sessions, {minutes} minutes of speech.",
+    voice_learning: "Learn my voice when I confirm roles", voice_delete: "Delete voice profile",
+    voice_confirm_delete: "Delete your voice profile? New sessions will guess roles from the conversation only.",
+    voice_deleted: "Your voice profile is deleted.",
   },
   "zh-TW": {
     title: "設定", api_key: "API 金鑰",
@@ -28,6 +37,13 @@ const t = strings({
     confirm_replace: "更換後，使用目前金鑰的腳本將被拒絕。",
     confirm_revoke: "要撤銷 API 金鑰嗎？使用它的腳本將被拒絕。",
     account: "帳號", signed_in_as: "目前登入：{email}",
+    voice: "聲音設定檔",
+    voice_lead: "確認會談的角色時，系統會記住您身為教練的聲音，之後的會談即使對話內容看似相反，也能認出您是教練。",
+    voice_none: "尚無聲音設定檔：確認一場已轉錄會談的角色即可建立。",
+    voice_holds: "來自 {sessions} 場會談的聲音，共 {minutes} 分鐘。",
+    voice_learning: "確認角色時學習我的聲音", voice_delete: "刪除聲音設定檔",
+    voice_confirm_delete: "要刪除聲音設定檔嗎？之後的會談將只依對話內容判斷角色。",
+    voice_deleted: "聲音設定檔已刪除。",
   },
 });
 
@@ -95,10 +111,48 @@ function keySection(me, shown) {
   return section;
 }
 
+function voiceSection(profile) {
+  const section = h("section", { class: "card settings-voice", "aria-labelledby": "voice-title" });
+  const render = (state, message) => {
+    const learning = h("input", { type: "checkbox", id: "voice-learning", checked: state.learning });
+    learning.addEventListener("change", async () => {
+      learning.disabled = true;
+      try {
+        render(await api("/api/v1/me/voice-profile", { method: "PATCH", json: { learning: learning.checked } }));
+        section.querySelector("#voice-learning").focus();
+      } catch (error) {
+        render(state, notice("error", error.message));
+      }
+    });
+    const remove = h("button", { type: "button", class: "danger", disabled: !state.sessions, onclick: async () => {
+      if (!(await confirmAction(t("voice_confirm_delete"), t("voice_delete")))) return;
+      remove.disabled = true;
+      try {
+        await api("/api/v1/me/voice-profile", { method: "DELETE" });
+        render({ ...state, sessions: 0, seconds: 0, updated_at: null }, notice("info", t("voice_deleted")));
+      } catch (error) {
+        render(state, notice("error", error.message));
+      }
+    } }, t("voice_delete"));
+    replace(section,
+      h("h2", { id: "voice-title" }, t("voice")),
+      h("p", { class: "hint" }, t("voice_lead")),
+      message,
+      h("p", {}, state.sessions ? t("voice_holds", { sessions: state.sessions, minutes: formatNumber(state.seconds / 60) })
+        : t("voice_none")),
+      h("p", {}, h("label", { for: "voice-learning" }, learning, " ", t("voice_learning"))),
+      h("div", { class: "actions start" }, remove));
+  };
+  render(profile);
+  return section;
+}
+
 export async function show() {
   const me = await currentUser();
+  const profile = await api("/api/v1/me/voice-profile");
   pageFrame(me, t("title"),
     h("h1", {}, t("title")),
     keySection(me),
+    voiceSection(profile),
     h("section", { class: "card" }, h("h2", {}, t("account")), h("p", {}, t("signed_in_as", { email: me.email }))));
 }

@@ -1,5 +1,6 @@
 // The speakers: each one's role with its confidence and source, a name to show instead of the
-// role's label, and swapping coach and client in one click.
+// role's label, swapping coach and client in one click, and confirming the roles as they are
+// (which teaches the coach's voice profile).
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
 import { formatNumber, strings } from "./i18n.js";
@@ -11,13 +12,15 @@ const t = strings({
     speakers: "Speakers", swap: "Swap coach and client", speaker: "Speaker {id}", name_of: "Name for speaker {id}",
     name_hint: "Leave the name empty to show the role again.", save: "Save", saved: "Saved.",
     confidence: "{role} · {percent} % sure", by_you: "{role} · set by you", imported: "{role} · from the imported file",
-    no_guess: "{role} · not enough evidence",
+    no_guess: "{role} · not enough evidence", by_voice: "{role} · your voice, {percent} % sure",
+    confirm: "Confirm roles", confirm_hint: "Confirming teaches your voice profile, so your next sessions find you as the coach.",
   },
   "zh-TW": {
     speakers: "說話者", swap: "對調教練與客戶", speaker: "說話者 {id}", name_of: "說話者 {id} 的名稱",
     name_hint: "名稱留空即恢復顯示角色。", save: "儲存", saved: "已儲存。",
     confidence: "{role} · 信心 {percent} %", by_you: "{role} · 由您設定", imported: "{role} · 來自匯入的檔案",
-    no_guess: "{role} · 證據不足",
+    no_guess: "{role} · 證據不足", by_voice: "{role} · 依您的聲音辨識，信心 {percent} %",
+    confirm: "確認角色", confirm_hint: "確認後，系統會學習您的聲音，之後的會談會自動認出您是教練。",
   },
 });
 
@@ -26,7 +29,8 @@ function roleText(speaker) {
   if (speaker.source === "user") return t("by_you", { role });
   if (speaker.source === "import") return t("imported", { role });
   if (speaker.confidence === null || speaker.confidence === undefined) return t("no_guess", { role });
-  return t("confidence", { role, percent: formatNumber(speaker.confidence * 100) });
+  const percent = formatNumber(speaker.confidence * 100);
+  return t(speaker.source === "voice" ? "by_voice" : "confidence", { role, percent });
 }
 
 /** ctx: {sessionId, update(transcript, {focus}), edits}; edits.names ({speaker id: unsaved name})
@@ -48,8 +52,22 @@ export function speakersPanel(transcript, ctx) {
       replace(message, notice("error", error.message));
     }
   } }, t("swap"));
+  const guessed = entries.some(([, s]) => ["coach", "client"].includes(s.role) && !["user", "import"].includes(s.source));
+  const confirm = h("button", { type: "button", class: "confirm primary", disabled: !coaches.length, onclick: async () => {
+    confirm.disabled = true;
+    replace(message);
+    try {
+      ctx.update(await api(`/api/v1/sessions/${ctx.sessionId}/confirm-roles`, { method: "POST" }),
+        { focus: ".speakers .swap" });
+    } catch (error) {
+      confirm.disabled = false;
+      replace(message, notice("error", error.message));
+    }
+  } }, t("confirm"));
   return h("section", { class: "card speakers", "aria-labelledby": "speakers-title" },
-    h("h2", { id: "speakers-title" }, t("speakers")), swap, message,
+    h("h2", { id: "speakers-title" }, t("speakers")),
+    h("div", { class: "actions start" }, swap, guessed ? confirm : null),
+    guessed ? h("p", { class: "hint" }, t("confirm_hint")) : null, message,
     h("ul", {}, entries.map(([id, speaker]) => speakerItem(id, speaker, ctx))));
 }
 
