@@ -216,6 +216,33 @@ def test_a_run_past_its_time_limit_fails_with_a_code(client, user_headers, setti
     assert session["status"] == "failed" and session["error_code"] == "time_limit_exceeded"
 
 
+def test_a_run_the_heartbeat_fails_at_its_deadline_mid_write_fails_with_a_code(
+        client, user_headers, settings, empty_queue, monkeypatch):
+    """The heartbeat can fail the session between a progress step's deadline check and its write:
+    the run still ends with the time-limit error, not as a run that was taken over."""
+    from coaching_assistant.core.database import new_session
+    from coaching_assistant.models import CoachingSession
+
+    sid, uri, task_id = uploaded_session(client, user_headers)
+    write_progress = session_state.write_progress
+
+    def write_after_the_heartbeat_failed_it(db, session_id, **values):
+        for _ in range(200):
+            with new_session() as other:
+                if other.get(CoachingSession, session_id).status == "failed":
+                    break
+            time.sleep(0.05)
+        return write_progress(db, session_id, **values)
+
+    monkeypatch.setattr(session_state, "write_progress", write_after_the_heartbeat_failed_it)
+    short = settings.model_copy(update={"task_soft_time_limit_seconds": 0.3})
+    with pytest.raises(PermanentError) as raised:
+        run(short, sid, uri, task_id)
+    assert raised.value.code == "time_limit_exceeded"
+    session = client.get(f"/api/v1/sessions/{sid}", headers=user_headers).json()
+    assert session["status"] == "failed" and session["error_code"] == "time_limit_exceeded"
+
+
 def test_a_stored_location_no_longer_accepted_fails_the_session(client, user_headers, settings, db,
                                                                  empty_queue, tmp_path):
     """Storage settings changed under a queued session: it fails with a code instead of being

@@ -40,6 +40,7 @@ class Heartbeat(threading.Thread):
         self.session_id, self.token, self.lease_seconds = session_id, token, lease_seconds
         self.deadline = deadline  # time.monotonic() value
         self.lost = threading.Event()
+        self.timed_out = False  # this heartbeat failed the session for its deadline
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -55,8 +56,8 @@ class Heartbeat(threading.Thread):
         """Renew the lease; False when the run must stop (past its deadline, or the lease is gone)."""
         with session_scope() as db:
             if time.monotonic() > self.deadline:
-                session_state.fail(db, self.session_id, token=self.token, code=ErrorCode.TIME_LIMIT_EXCEEDED,
-                                   message=TIME_LIMIT_MESSAGE)
+                self.timed_out = session_state.fail(db, self.session_id, token=self.token,
+                                                    code=ErrorCode.TIME_LIMIT_EXCEEDED, message=TIME_LIMIT_MESSAGE)
                 return False
             return session_state.renew(db, self.session_id, token=self.token, lease_seconds=self.lease_seconds)
 

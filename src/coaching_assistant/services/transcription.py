@@ -54,7 +54,7 @@ from coaching_assistant.services import (
     voice_profiles,
     whisper_models,
 )
-from coaching_assistant.services.lease import Heartbeat, LeaseLost
+from coaching_assistant.services.lease import TIME_LIMIT_MESSAGE, Heartbeat, LeaseLost
 from coaching_assistant.services.progress import ProgressReporter, Publish, publish_quietly
 from coaching_assistant.services.session_state import Claim
 from coaching_assistant.stt import SpeechToTextProvider, get_provider
@@ -130,6 +130,8 @@ def transcribe_session(*, settings: Settings, session_id: str, audio_uri: str, l
     try:
         return _run_stages(_Run(settings, sid, claimed, language, reporter, provider))
     except LeaseLost:
+        if heartbeat.timed_out:  # the heartbeat failed the session at the deadline while a stage ran
+            raise PermanentError(TIME_LIMIT_MESSAGE, code=ErrorCode.TIME_LIMIT_EXCEEDED) from None
         return _stopped(sid)
     except PermanentError as exc:
         with session_scope() as db:
