@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from coaching_assistant.core.config import Settings
-from coaching_assistant.diarization import cluster, diarize, embed_windows, estimate_speakers, get_encoder
+from coaching_assistant.diarization import (
+    cluster,
+    diarize,
+    embed_windows,
+    estimate_speakers,
+    get_encoder,
+    in_context,
+)
 from coaching_assistant.diarization.encoder import PARTIAL_FRAMES, default_weights_path, mel_spectrogram
 from coaching_assistant.services import audio, roles
 from coaching_assistant.stt.whisper import WhisperProvider
@@ -74,8 +81,8 @@ def test_one_voice_is_one_speaker_when_estimated():
     coach = turns_of(CONVERSATION)
     coach_only = [i for i, t in enumerate(times)
                   if any(turn["speaker"] == "coach" and turn["start"] <= t <= turn["end"] for turn in coach)]
-    assert estimate_speakers(embeddings[coach_only]) == 1
-    assert estimate_speakers(embeddings) == 2
+    assert estimate_speakers(in_context(times[coach_only], embeddings[coach_only])) == 1
+    assert estimate_speakers(in_context(times, embeddings)) == 2
 
 
 def test_silence_and_no_segments_need_no_speakers():
@@ -90,6 +97,7 @@ def test_long_recordings_are_clustered_on_a_sample():
     """Past max_windows the clustering runs on evenly spaced windows, the rest join the nearest voice."""
     samples, _ = transcribed(TWO_MEN)
     times, embeddings = embed_windows(get_encoder(None), samples, lambda share: None)
+    embeddings = in_context(times, embeddings)  # as diarize clusters them
     full = cluster(embeddings, 2)
     sampled = cluster(embeddings, 2, max_windows=len(embeddings) // 3)
     agreement = max(np.mean(full == sampled), np.mean(full == 1 - sampled))
