@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from coaching_assistant.diarization import CONTEXT_SECONDS, STEP_SECONDS, cluster, estimate_speakers, in_context
+from coaching_assistant.diarization import (
+    CONTEXT_SECONDS,
+    MIN_RUN_SECONDS,
+    STEP_SECONDS,
+    _steady,
+    cluster,
+    estimate_speakers,
+    in_context,
+)
+from coaching_assistant.stt.base import Word
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -57,3 +66,19 @@ def test_clusters_are_the_voices_and_a_sample_agrees():
         assert len(set(labels)) == 3
         mapping = {int(found): int(np.bincount(truth[labels == found]).argmax()) for found in set(labels)}
         assert np.mean([mapping[int(found)] for found in labels] == truth) == 1.0
+
+
+def words_every(seconds: float, count: int) -> list[Word]:
+    return [Word(f" w{i}", i * seconds, (i + 1) * seconds) for i in range(count)]
+
+
+def test_a_run_shorter_than_a_window_inside_a_segment_goes_to_the_longer_run_beside_it():
+    words = words_every(0.3, 12)  # 3.6 s
+    # 0.9 s of speaker 2 inside speaker 1's segment: the window heard the turn beside it
+    assert _steady(words, [1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1]) == [1] * 12
+    # a short run at the start joins the longer run after it, whichever speaker that is
+    assert _steady(words_every(0.3, 14), [3, 3] + [2] * 6 + [1] * 6) == [2] * 8 + [1] * 6
+    # runs of MIN_RUN_SECONDS and more are turns: kept
+    assert MIN_RUN_SECONDS <= 1.5
+    assert _steady(words, [1] * 6 + [2] * 6) == [1] * 6 + [2] * 6
+    assert _steady(words[:2], [1, 2]) in ([1, 1], [2, 2])  # two short runs become one speaker

@@ -34,12 +34,13 @@ from coaching_assistant.services.roles import EVIDENCE_CONFIDENCE, VoiceMatch
 
 DIMENSIONS = 256
 # Measured on the generated set (bench/roles_accuracy.py), the profile built from other sessions:
-# the coach's own voice scored 0.89–0.99, other voices 0.70–0.95 (espeak voices are alike; the
-# highest were voices diarization had mixed with the coach's). Under the threshold is not the coach.
+# the coach's own voice scored 0.91–0.99, other voices 0.68–0.92 (espeak voices are alike; the
+# nearest, 0.92, beside a coach at 0.99). Under the threshold is not the coach.
 MATCH_THRESHOLD = 0.80
 # Confidence 0.5 + margin / FULL_MARGIN × (MAX_CONFIDENCE - 0.5): a margin this wide is as sure as
-# a voice match gets. Right matches had margins of 0.05–0.26; the one wrong match with two
-# speakers found (a profile built from a badly diarized session) 0.09, which gives 0.78.
+# a voice match gets. Right matches had margins of 0.04–0.26 and none was wrong; before diarization
+# averaged neighbouring windows, a profile built from a badly diarized session gave a wrong match
+# with a margin of 0.09, which gives 0.78.
 FULL_MARGIN = 0.15
 MAX_CONFIDENCE = 0.98
 MIN_SECONDS = 2.0  # a speaker with less speech than this has too few windows to be matched
