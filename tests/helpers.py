@@ -92,3 +92,23 @@ def wav_bytes(seconds: float = 2.0, rate: int = 16000, silent: bool = False) -> 
         out.setframerate(rate)
         out.writeframes((samples * 32767).astype("<i2").tobytes())
     return buffer.getvalue()
+
+
+def reencode(source: Path, target: Path, *, codec: str, rate: int, sample_format: str,
+             container: str | None = None) -> Path:
+    """`source` written again as mono `codec` at `rate` Hz (with PyAV, the project's own audio
+    library): the same recording in another container or sample rate."""
+    import av
+
+    with av.open(str(source)) as reader, av.open(str(target), "w", format=container) as writer:
+        stream = writer.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
+        for frame in reader.decode(audio=0):
+            for converted in resampler.resample(frame):
+                writer.mux(stream.encode(converted))
+        for converted in resampler.resample(None):
+            writer.mux(stream.encode(converted))
+        writer.mux(stream.encode(None))
+    return target
+
